@@ -1,0 +1,44 @@
+# Everything a newcomer needs: `make run` trains, `make test` tests. Both install what is missing.
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+GAME    ?= Breakout
+ARGS    ?=
+MINUTES ?= 30
+NP      ?= 2
+
+.PHONY: install run test test-fast bench bench-learn bench-allreduce bench-scaling slurm-job lint clean help
+
+help:
+	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
+	@echo "make run              train $(GAME) in one process (ARGS='...' adds flags); rerun resumes"
+	@echo "make run-mpi NP=2     the same under mpirun -np NP"
+	@echo "make test             the full test suite (real emulator, mpirun, local Slurm cluster)"
+	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
+	@echo "make bench-allreduce  time one fused gradient allreduce, horovod vs mpi4py, 1/2/4 ranks"
+	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
+	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..'   render an sbatch file"
+
+$(STAMP): requirements.txt scripts/install.sh
+	./scripts/install.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) train.py -e $(GAME) $(ARGS)
+
+run-mpi: $(STAMP)
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np $(NP) --oversubscribe \
+		$(PY) train.py -e $(GAME) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests -m "not slow"
+
+bench-learn: $(STAMP)
+	$(PY) benchmarks/bench_learn.py --minutes $(MINUTES) $(ARGS)
+
+clean:
+	rm -rf .pytest_cache benchmarks/results/*.tmp

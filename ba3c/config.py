@@ -1,0 +1,210 @@
+"""The one configuration dataclass: every flag, its help text, validation and derived values."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ba3c.errors import UserError
+
+DEFAULT_ENVS_PER_RANK = 16
+DEFAULT_N_STEP = 5
+
+
+def _f(default: Any, help: str, *flags: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, "flags": flags, **kw})
+
+
+@dataclass
+class Config:
+    # What to do and on what.
+    task: str = _f("train", "train, or export a checkpoint's weights to a plain .npz (see README)",
+                   choices=("train", "export"))
+    env: str = _f("Breakout", "Atari game: 'Breakout', 'ALE/Breakout-v5', 'BreakoutNoFrameskip-v4' "
+                  "and 'breakout' all work", "-e", "--env")
+    arch: str = _f("nature", "network: 'nature' (Nature-CNN, default: learns faster per hour on CPU) "
+                   "or 'ba3c' (Distributed-BA3C conv5-pool stack)", choices=("nature", "ba3c"))
+    # Batch = envs_per_rank x n_step; give any two, the third is derived.
+    batch_size: int | None = _f(None, "samples per update per rank = envs_per_rank x n_step "
+                                f"(default {DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP})", "-b", "--batch_size")
+    envs_per_rank: int | None = _f(None, f"emulators stepped by each rank (default {DEFAULT_ENVS_PER_RANK})")
+    n_step: int | None = _f(None, f"steps per rollout, i.e. n of the n-step return (default {DEFAULT_N_STEP})")
+    # Optimisation.
+    optimizer: str = _f("adam", "adam or rmsprop", "-o", "--optimizer", choices=("adam", "rmsprop"))
+    learning_rate: float = _f(1e-3, "learning rate (before --lr_scaling)", "-l", "--learning_rate")
+    beta1: float = _f(0.8, "Adam beta1")
+    beta2: float = _f(0.75, "Adam beta2")
+    epsilon: float = _f(1e-8, "Adam/RMSProp epsilon (added outside the square root)")
+    rms_decay: float = _f(0.99, "RMSProp decay of the squared-gradient average")
+    lr_schedule: str = _f("constant", "'constant', 'linear' (to 0 at --total_frames) or piecewise "
+                          "'FRAMES=VALUE,...' e.g. '40e6=3e-4,80e6=1e-4'")
+    lr_scaling: str = _f("none", "scale the learning rate with the number of training ranks: "
+                         "none, linear (x ranks) or sqrt (x sqrt(ranks))", choices=("none", "linear", "sqrt"))
+    gamma: float = _f(0.99, "discount factor")
+    entropy_beta: float = _f(0.01, "entropy bonus weight")
+    entropy_schedule: str = _f("constant", "schedule for --entropy_beta, same forms as --lr_schedule")
+    value_coef: float = _f(0.5, "weight of the value loss 0.5*(R-V)^2 relative to the policy loss")
+    grad_clip: float = _f(0.1, "gradient clip threshold; 0 disables")
+    clip_mode: str = _f("avg_norm", "avg_norm: clip each tensor's L2 norm / size (as the source "
+                        "projects); global_norm: clip the norm of all gradients together",
+                        choices=("avg_norm", "global_norm"))
+    reward_clip: float = _f(1.0, "clip training rewards to [-x, x]; 0 disables (game score is never clipped)")
+    # Network.
+    fc_neurons: int | None = _f(None, "width of the fully connected layer (default 512 for nature, 128 for ba3c)")
+    fc_init: str = _f("orthogonal", "initialiser of the fully connected layers",
+                      choices=("orthogonal", "glorot_uniform", "he_normal", "normal"))
+    conv_init: str = _f("orthogonal", "initialiser of the conv layers",
+                        choices=("orthogonal", "glorot_uniform", "he_normal", "normal"))
+    # Environment protocol.
+    noop_max: int = _f(30, "up to this many no-op actions at the start of every game")
+    sticky_actions: float = _f(0.0, "probability of repeating the previous action (0.25 = Machado et al. 2018)")
+    max_episode_frames: int = _f(108_000, "frame cap of one game (108k = 30 minutes of play)")
+    fire_on_life_loss: bool = _f(True, "press FIRE after a lost life in games that have FIRE "
+                                 "(the usual Atari wrapper's behaviour); that step is not trained on")
+    # Run length, seeds, outputs.
+    total_frames: int = _f(40_000_000, "stop after this many emulator frames (all ranks, frameskip included)")
+    seed: int = _f(0, "seed; rank r seeds its emulators with seed + 1000 * r")
+    logdir: str = _f("runs", "folder holding one sub-folder per run")
+    name: str | None = _f(None, "run name, i.e. the folder under --logdir (default: the game id)", "--name")
+    resume: str = _f("auto", "auto: continue the run folder's latest checkpoint if any; no: refuse to "
+                     "reuse a run folder that has checkpoints; or a checkpoint path to start from")
+    save_every: float = _f(300.0, "seconds between checkpoints (also written on exit and on SIGTERM/SIGUSR1)")
+    keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (older ones are deleted)")
+    log_every: float = _f(10.0, "seconds between progress log lines and TensorBoard points")
+    progress: str = _f("auto", "progress bar: auto (only on a terminal), on or off", choices=("auto", "on", "off"))
+    output: str | None = _f(None, "output file of --task export (.npz)")
+    load: str | None = _f(None, "checkpoint or .npz to read for --task export")
+    # Parallelism.
+    comm: str = _f("auto", "gradient averaging: auto (horovod if importable, else mpi4py), horovod, "
+                   "mpi4py, or none (one process)", choices=("auto", "horovod", "mpi4py", "none"))
+    threads: int = _f(0, "CPU threads per rank for emulators and TensorFlow; 0 = the cores this process "
+                      "may use (Slurm cpus-per-task / CPU affinity)")
+
+    def finalize(self) -> "Config":
+        """Validate and fill derived values in place; raise UserError with one line on bad input."""
+        self.batch_size, self.envs_per_rank, self.n_step = derive_batch(
+            self.batch_size, self.envs_per_rank, self.n_step)
+        positive = {"learning_rate": self.learning_rate, "gamma": self.gamma, "total_frames": self.total_frames,
+                    "save_every": self.save_every, "log_every": self.log_every,
+                    "keep_checkpoints": self.keep_checkpoints, "max_episode_frames": self.max_episode_frames}
+        for k, v in positive.items():
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise UserError(f"--{k} must be a positive number, got {v}")
+        nonneg = {"entropy_beta": self.entropy_beta, "value_coef": self.value_coef, "grad_clip": self.grad_clip,
+                  "reward_clip": self.reward_clip, "epsilon": self.epsilon, "noop_max": self.noop_max,
+                  "threads": self.threads, "seed": self.seed}
+        for k, v in nonneg.items():
+            if not (math.isfinite(v) and v >= 0):
+                raise UserError(f"--{k} must be >= 0, got {v}")
+        if self.gamma > 1:
+            raise UserError(f"--gamma must be in (0, 1], got {self.gamma}")
+        for k in ("beta1", "beta2", "rms_decay"):
+            v = getattr(self, k)
+            if not (0 <= v < 1):
+                raise UserError(f"--{k} must be in [0, 1), got {v}")
+        if not (0 <= self.sticky_actions <= 1):
+            raise UserError(f"--sticky_actions must be a probability in [0, 1], got {self.sticky_actions}")
+        if self.fc_neurons is None:
+            self.fc_neurons = 512 if self.arch == "nature" else 128
+        if self.fc_neurons <= 0:
+            raise UserError(f"--fc_neurons must be positive, got {self.fc_neurons}")
+        if self.seed >= 2**31 or self.seed + 1000 * 100_000 >= 2**32:
+            raise UserError(f"--seed must be below 2**31 - 1e8, got {self.seed}")
+        from ba3c.games import resolve_game
+        from ba3c.schedules import parse_schedule
+
+        self.env = resolve_game(self.env)
+        parse_schedule(self.lr_schedule, self.learning_rate, self.total_frames, "--lr_schedule")
+        parse_schedule(self.entropy_schedule, self.entropy_beta, self.total_frames, "--entropy_schedule")
+        if self.name is None:
+            self.name = self.env
+        if not self.name or "/" in self.name or self.name in (".", ".."):
+            raise UserError(f"--name must be a plain folder name, got {self.name!r}")
+        if self.task == "export" and (not self.load or not self.output):
+            raise UserError("--task export needs --load CHECKPOINT and --output FILE.npz")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def derive_batch(batch: int | None, envs: int | None, n_step: int | None) -> tuple[int, int, int]:
+    """Fill the missing members of batch = envs x n_step; refuse an inconsistent trio."""
+    for flag, v in (("-b/--batch_size", batch), ("--envs_per_rank", envs), ("--n_step", n_step)):
+        if v is not None and v <= 0:
+            raise UserError(f"{flag} must be a positive integer, got {v}")
+    if batch is None:
+        envs = envs or DEFAULT_ENVS_PER_RANK
+        n_step = n_step or DEFAULT_N_STEP
+        return envs * n_step, envs, n_step
+    if envs is None and n_step is None:
+        n_step = DEFAULT_N_STEP
+    if envs is None:
+        if batch % n_step:
+            raise UserError(f"-b {batch} is not a multiple of --n_step {n_step}; give -b = envs_per_rank x n_step")
+        return batch, batch // n_step, n_step
+    if n_step is None:
+        if batch % envs:
+            raise UserError(f"-b {batch} is not a multiple of --envs_per_rank {envs}; "
+                            "give -b = envs_per_rank x n_step")
+        return batch, envs, batch // envs
+    if batch != envs * n_step:
+        raise UserError(f"-b {batch} != --envs_per_rank {envs} x --n_step {n_step}; give two of the three "
+                        "and the third is derived")
+    return batch, envs, n_step
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit; we want one line
+        raise UserError(f"{message} (see python train.py --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="train.py", description="Batch-A3C trainer for Atari 2600 games, data-parallel over "
+                "MPI ranks (mpirun/srun) or in one process.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--list-games", action="store_true", help="print the ALE game ids and exit")
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        flags = meta.get("flags") or (f"--{f.name}",)
+        kw: dict[str, Any] = {"help": meta["help"], "dest": f.name, "default": f.default}
+        if "choices" in meta:
+            kw["choices"] = meta["choices"]
+        if f.type == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.type in ("int", "int | None"):
+            kw["type"] = _int
+            kw["metavar"] = "N"
+        elif f.type == "float":
+            kw["type"] = _float
+            kw["metavar"] = "X"
+        p.add_argument(*flags, **kw)
+    return p
+
+
+def _int(s: str) -> int:
+    try:
+        v = float(s)  # accept 1e6
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+    if not math.isfinite(v) or v != int(v):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}")
+    return int(v)
+
+
+def _float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {s!r}")
+    return v
+
+
+def parse_config(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    ns = build_parser().parse_args(argv)
+    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config)}
+    return Config(**values), ns

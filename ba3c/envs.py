@@ -1,0 +1,104 @@
+"""Atari emulators: ale-py's C++ AtariVectorEnv plus the bookkeeping an A3C learner needs.
+
+The emulator runs with life_loss_info=True (a lost life ends a training episode, the game plays
+on) and unclipped rewards, so we can both clip rewards for learning and sum raw rewards over all
+lives for the game score users compare with published tables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ba3c.games import action_meanings
+
+
+def available_cores() -> int:
+    """Cores this process may run on (Slurm's cpus-per-task and taskset both show up here)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class StepResult:
+    obs: np.ndarray  # (N, 4, 84, 84) uint8, observation after the step
+    actions: np.ndarray  # (N,) actions actually sent (forced FIRE substituted)
+    rewards: np.ndarray  # (N,) raw rewards
+    dones: np.ndarray  # (N,) bool: this step ended a life or a game
+    valid: np.ndarray  # (N,) bool: False on the emulator's autoreset step (action ignored)
+    forced: np.ndarray  # (N,) bool: the action was a forced FIRE, not the agent's
+
+
+class AtariEnvs:
+    """N emulators of one game stepped together; tracks whole-game scores and per-life returns."""
+
+    def __init__(self, game: str, num_envs: int, seed: int, threads: int = 0, noop_max: int = 30,
+                 sticky_actions: float = 0.0, max_episode_frames: int = 108_000,
+                 fire_on_life_loss: bool = True, reward_clip: float = 1.0) -> None:
+        from ale_py.vector_env import AtariVectorEnv
+
+        self.game, self.num_envs = game, num_envs
+        self.meanings = action_meanings(game)
+        self.n_actions = len(self.meanings)
+        self.fire_action = self.meanings.index("FIRE") if fire_on_life_loss and "FIRE" in self.meanings else None
+        self.reward_clip = reward_clip
+        self.env = AtariVectorEnv(
+            game, num_envs, num_threads=threads or min(available_cores(), num_envs),
+            repeat_action_probability=sticky_actions, max_num_frames_per_episode=max_episode_frames,
+            noop_max=noop_max, life_loss_info=True, episodic_life=False, reward_clipping=False,
+            use_fire_reset=True)
+        obs, info = self.env.reset(seed=seed)
+        self.obs = obs
+        self._pending_reset = np.zeros(num_envs, bool)
+        self._fire_next = np.zeros(num_envs, bool)
+        self._game_score = np.zeros(num_envs, np.float64)
+        self._game_frames = np.zeros(num_envs, np.int64)
+        self._life_return = np.zeros(num_envs, np.float64)
+        self.finished_scores: list[float] = []  # raw score of each whole game, all lives
+        self.finished_lengths: list[int] = []  # agent steps of each whole game
+        self.finished_life_returns: list[float] = []  # clipped return of each life
+
+    def clip(self, rewards: np.ndarray) -> np.ndarray:
+        if self.reward_clip > 0:
+            return np.clip(rewards, -self.reward_clip, self.reward_clip)
+        return rewards
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        actions = np.asarray(actions, dtype=np.int64).copy()
+        forced = self._fire_next & ~self._pending_reset
+        if self.fire_action is not None:
+            actions[forced] = self.fire_action
+        valid = ~self._pending_reset
+        obs, rewards, term, trunc, info = self.env.step(actions)
+        rewards = rewards.astype(np.float32)
+        lives = info["lives"]
+        game_over = trunc | (term & (lives == 0))
+        dones = term | trunc
+
+        # Autoreset steps start a new game; their reward belongs to no one (always 0 in practice).
+        self._game_score += np.where(valid, rewards, 0.0)
+        self._game_frames += valid
+        self._life_return += np.where(valid, self.clip(rewards), 0.0)
+        for i in np.flatnonzero(dones & valid):
+            self.finished_life_returns.append(float(self._life_return[i]))
+            self._life_return[i] = 0.0
+        for i in np.flatnonzero(game_over & valid):
+            self.finished_scores.append(float(self._game_score[i]))
+            self.finished_lengths.append(int(self._game_frames[i]))
+            self._game_score[i] = 0.0
+            self._game_frames[i] = 0
+        self._pending_reset = game_over & valid
+        self._fire_next = term & ~game_over & (self.fire_action is not None)
+        self.obs = obs
+        return StepResult(obs, actions, rewards, dones & valid, valid, forced & (self.fire_action is not None))
+
+    def pop_finished(self) -> tuple[list[float], list[int], list[float]]:
+        out = (self.finished_scores, self.finished_lengths, self.finished_life_returns)
+        self.finished_scores, self.finished_lengths, self.finished_life_returns = [], [], []
+        return out
+
+    def close(self) -> None:
+        self.env.close()

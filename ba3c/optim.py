@@ -1,0 +1,50 @@
+"""Adam and RMSProp on plain tf.Variables, with their state exposed for checkpoints and broadcast.
+
+Written out rather than taken from Keras so the update is the one the source projects used
+(epsilon outside the square root for both; Keras RMSprop puts it inside, see platform notes)."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+class Optimizer(tf.Module):
+    """state: slot variables plus the step counter, in a fixed order."""
+
+    def __init__(self, kind: str, variables: list[tf.Variable], beta1: float, beta2: float,
+                 epsilon: float, rms_decay: float) -> None:
+        super().__init__(name=f"{kind}_optimizer")
+        self.kind, self.beta1, self.beta2, self.epsilon, self.rms_decay = kind, beta1, beta2, epsilon, rms_decay
+        self.step = tf.Variable(0.0, dtype=tf.float32, name="step")  # float32 keeps state one dtype
+        n_slots = 2 if kind == "adam" else 1
+        self.slots = [[tf.Variable(tf.zeros_like(v), name=f"slot{k}_{i}") for i, v in enumerate(variables)]
+                      for k in range(n_slots)]
+
+    @property
+    def state(self) -> list[tf.Variable]:
+        return [self.step] + [v for slot in self.slots for v in slot]
+
+    def apply(self, grads: list[tf.Tensor], variables: list[tf.Variable], lr: tf.Tensor) -> None:
+        """Adam:    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+                    w -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)   (as Keras/TF1 Adam)
+        RMSProp:    v = rho v + (1-rho) g^2;  w -= lr * g / (sqrt(v) + eps)"""
+        t = self.step.assign_add(1.0)
+        if self.kind == "adam":
+            b1, b2 = self.beta1, self.beta2
+            lr_t = lr * tf.sqrt(1.0 - tf.pow(b2, t)) / (1.0 - tf.pow(b1, t))
+            for g, w, m, v in zip(grads, variables, self.slots[0], self.slots[1]):
+                m.assign(b1 * m + (1.0 - b1) * g)
+                v.assign(b2 * v + (1.0 - b2) * tf.square(g))
+                w.assign_sub(lr_t * m / (tf.sqrt(v) + self.epsilon))
+        else:
+            rho = self.rms_decay
+            for g, w, v in zip(grads, variables, self.slots[0]):
+                v.assign(rho * v + (1.0 - rho) * tf.square(g))
+                w.assign_sub(lr * g / (tf.sqrt(v) + self.epsilon))
+
+    def get_state(self) -> list[np.ndarray]:
+        return [v.numpy() for v in self.state]
+
+    def set_state(self, values: list[np.ndarray]) -> None:
+        for v, x in zip(self.state, values, strict=True):
+            v.assign(x)

@@ -1,0 +1,122 @@
+"""The run folder and everything written into it (rank 0 only): config, metadata, progress log
+(JSONL), TensorBoard events and the terminal progress bar."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ba3c.errors import UserError
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in ("tensorflow-cpu", "ale-py", "gymnasium", "numpy", "mpi4py", "horovod"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at start-up, not after an hour of training, when the run folder cannot take a checkpoint."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"run folder {folder} is not writable ({e.strerror}); choose another --logdir") from None
+
+
+class RunLog:
+    def __init__(self, folder: Path, total_frames: int, progress: str) -> None:
+        self.folder = folder
+        self.progress_path = folder / "progress.jsonl"
+        self._tb = None
+        self._bar = None
+        show = progress == "on" or (progress == "auto" and sys.stdout.isatty())
+        if show:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total_frames, unit="frame", unit_scale=True, dynamic_ncols=True,
+                             smoothing=0.1, mininterval=1.0)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        from ba3c.checkpoint import write_atomic
+
+        write_atomic(self.folder / name, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+    def tensorboard(self):
+        if self._tb is None:
+            import tensorflow as tf
+
+            self._tb = tf.summary.create_file_writer(str(self.folder / "tb"))
+        return self._tb
+
+    def log(self, row: dict[str, Any]) -> None:
+        """Append one progress row to progress.jsonl and TensorBoard; refresh the progress bar."""
+        with open(self.progress_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        import tensorflow as tf
+
+        with self.tensorboard().as_default(step=int(row["frames"])):
+            for k, v in row.items():
+                if k != "frames" and isinstance(v, (int, float)) and v is not None:
+                    tf.summary.scalar(k, v)
+        self.tensorboard().flush()
+        if self._bar is None:
+            score = row.get("score_mean100")
+            print(f"frames {row['frames']:>12,}  fps {row['fps']:7.0f}  score(100) "
+                  f"{'-' if score is None else f'{score:7.1f}'}  loss {row.get('loss', float('nan')):8.4f}  "
+                  f"entropy {row.get('entropy', float('nan')):.3f}", flush=True)
+
+    def bar_update(self, frames: int, row: dict[str, Any] | None) -> None:
+        if self._bar is None:
+            return
+        self._bar.n = frames
+        if row is not None:
+            score = row.get("score_mean100")
+            self._bar.set_postfix_str(f"fps={row['fps']:.0f} score={'-' if score is None else f'{score:.1f}'} "
+                                      f"loss={row.get('loss', float('nan')):.3f}", refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def metadata(cfg_dict: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": socket.gethostname(),
+        "argv": sys.argv,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "world": world,
+        "slurm": {k: v for k, v in os.environ.items() if k.startswith("SLURM_")},
+    }

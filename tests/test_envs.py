@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from ba3c.envs import AtariEnvs
+from ba3c.errors import UserError
+from ba3c.games import resolve_game
+
+
+@pytest.mark.parametrize("name,game", [("Breakout", "breakout"), ("ALE/Breakout-v5", "breakout"),
+                                       ("BreakoutNoFrameskip-v4", "breakout"), ("breakout", "breakout"),
+                                       ("SpaceInvaders", "space_invaders"), ("ALE/Pong-v5", "pong"),
+                                       ("MsPacmanNoFrameskip-v4", "ms_pacman")])
+def test_name_forms_resolve(name, game):
+    assert resolve_game(name) == game
+
+
+def test_bad_name_lists_close_matches():
+    with pytest.raises(UserError, match="close matches: space_invaders"):
+        resolve_game("SpaceInvader")
+
+
+@pytest.mark.parametrize("game,n_actions", [("breakout", 4), ("pong", 6), ("space_invaders", 6), ("seaquest", 18)])
+def test_envs_for_several_games(game, n_actions):
+    envs = AtariEnvs(game, 2, seed=1, threads=1)
+    assert envs.n_actions == n_actions
+    assert envs.obs.shape == (2, 4, 84, 84) and envs.obs.dtype == np.uint8
+    res = envs.step(np.zeros(2, np.int64))
+    assert res.obs.shape == (2, 4, 84, 84)
+    envs.close()
+
+
+def test_game_score_sums_raw_rewards_over_all_lives():
+    """Breakout has 5 lives: each finished game's score must equal the raw reward summed over all
+    its lives, and a game must contain 5 life endings; autoreset steps are flagged invalid."""
+    envs = AtariEnvs("breakout", 4, seed=3, threads=1, reward_clip=1.0)
+    rng = np.random.default_rng(0)
+    running = np.zeros(4)
+    lives_lost = np.zeros(4, int)
+    checked = 0
+    for _ in range(6000):
+        res = envs.step(rng.integers(0, 4, 4))
+        running += np.where(res.valid, res.rewards, 0)
+        lives_lost += res.dones
+        for i in np.flatnonzero(~res.valid):  # autoreset: the previous step ended game i
+            assert lives_lost[i] == 5
+            running[i] = lives_lost[i] = 0
+        scores, lengths, _ = envs.pop_finished()
+        if scores:
+            checked += len(scores)
+            assert all(s >= 0 for s in scores)
+        if checked >= 6:
+            break
+    assert checked >= 6
+
+
+def test_score_per_game_equals_sum_of_rewards():
+    envs = AtariEnvs("breakout", 1, seed=5, threads=1)
+    rng = np.random.default_rng(1)
+    total, seen = 0.0, []
+    for _ in range(5000):
+        res = envs.step(rng.integers(0, 4, 1))
+        if not res.valid[0]:
+            seen.append(total)
+            total = 0.0
+        total += float(res.rewards[0]) if res.valid[0] else 0.0
+        if len(seen) == 3:
+            break
+    assert envs.pop_finished()[0][:3] == seen
+
+
+def test_fire_is_forced_after_life_loss_and_marked():
+    envs = AtariEnvs("breakout", 2, seed=0, threads=1)
+    rng = np.random.default_rng(0)
+    prev_life_lost = np.zeros(2, bool)
+    n_forced = 0
+    for _ in range(800):
+        res = envs.step(rng.integers(0, 4, 2))
+        assert np.array_equal(res.forced, prev_life_lost & res.valid)
+        assert (res.actions[res.forced] == 1).all()  # FIRE
+        n_forced += res.forced.sum()
+        prev_life_lost = res.dones
+    assert n_forced > 0

@@ -1,0 +1,48 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ba3c.returns import n_step_returns
+
+
+def loop_returns(rewards, dones, bootstrap, gamma):
+    T, N = len(rewards), len(rewards[0])
+    out = [[0.0] * N for _ in range(T)]
+    for n in range(N):
+        R = float(bootstrap[n])
+        for t in reversed(range(T)):
+            if dones[t][n]:
+                R = 0.0
+            R = float(rewards[t][n]) + gamma * R
+            out[t][n] = R
+    return np.array(out)
+
+
+def test_bootstrap_and_episode_end_mid_rollout():
+    rewards = np.array([[1.0], [0.0], [1.0], [0.0], [0.0]], np.float32)
+    dones = np.array([[0], [1], [0], [0], [0]], np.float32)
+    got = n_step_returns(rewards, dones, np.array([10.0]), 0.5)
+    # steps 2..4 bootstrap from V=10; steps 0..1 stop at the episode end after step 1
+    assert np.allclose(got[:, 0], [1.0, 0.0, 1 + 0.5 * 0 + 0.25 * 0 + 0.125 * 10, 2.5, 5.0])
+
+
+def test_autoreset_step_does_not_leak_into_previous_episode():
+    # step 1 ends a game (done); step 2 is the emulator's autoreset step (masked out of the loss);
+    # the return of step 1 must be its own reward only, whatever comes after.
+    rewards = np.array([[2.0], [3.0], [0.0], [7.0]], np.float32)
+    dones = np.array([[0], [1], [0], [0]], np.float32)
+    got = n_step_returns(rewards, dones, np.array([100.0]), 0.9)
+    assert got[1, 0] == 3.0
+    assert np.isclose(got[0, 0], 2.0 + 0.9 * 3.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(1, 8), N=st.integers(1, 5), gamma=st.floats(0.0, 1.0), seed=st.integers(0, 10_000))
+def test_matches_plain_loop(T, N, gamma, seed):
+    rng = np.random.default_rng(seed)
+    rewards = rng.normal(size=(T, N)).astype(np.float32)
+    dones = (rng.random((T, N)) < 0.3).astype(np.float32)
+    bootstrap = rng.normal(size=N).astype(np.float32)
+    got = n_step_returns(rewards, dones, bootstrap, gamma)
+    assert got.dtype == np.float32 and got.shape == (T, N)
+    assert np.allclose(got, loop_returns(rewards, dones, bootstrap, gamma), atol=1e-4)

@@ -1,0 +1,77 @@
+"""A short real training run writes its run folder; a resumed run continues counters and state."""
+import json
+
+import numpy as np
+
+from ba3c import checkpoint
+
+SHORT = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off",
+         "--comm", "none"]
+
+
+def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
+    args = SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 4000]
+    p = train(args)
+    run = tmp_path / "r"
+    assert "checkpoint" in p.stdout
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["env"] == "breakout" and cfg["batch_size"] == 20
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["world"]["size"] == 1 and meta["versions"]["ale-py"] == "0.12.1"
+    rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["frames"] >= 4000
+    for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "lr"):
+        assert key in rows[-1]
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    (ckpt1,) = checkpoint.list_checkpoints(run / "checkpoints")
+    arrays1, meta1 = checkpoint.load(ckpt1)
+    updates1 = meta1["counters"]["updates"]
+    assert meta1["counters"]["frames"] == updates1 * 20 * 4
+    assert arrays1["optimizer/0"] == updates1  # Adam's step counter
+
+    # Same budget again: nothing left to train, the state must round-trip bit for bit.
+    p = train(args)
+    assert f"resumed from {ckpt1}" in p.stdout
+    arrays2, meta2 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
+    assert meta2["counters"] == {**meta1["counters"], "wall_time": meta2["counters"]["wall_time"]}
+    for k in arrays1:
+        assert np.array_equal(arrays1[k], arrays2[k]), k
+
+    # A larger budget continues the frame counter and the optimizer's step from the checkpoint.
+    train(SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 6000])
+    arrays3, meta3 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
+    new_updates = meta3["counters"]["updates"] - updates1
+    assert new_updates == -(-(6000 - meta1["counters"]["frames"]) // 80)
+    assert arrays3["optimizer/0"] == updates1 + new_updates
+    rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["frames"] == meta3["counters"]["frames"]
+
+
+def test_resume_no_refuses_to_reuse_a_run(train, tmp_path):
+    args = SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 400]
+    train(args)
+    p = train(args + ["--resume", "no"], check=False)
+    assert p.returncode == 2
+    assert "already has checkpoints" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_checkpoint_of_other_game_is_refused(train, tmp_path):
+    train(SHORT + ["--logdir", tmp_path, "--name", "b", "--total_frames", 400])
+    (ckpt,) = checkpoint.list_checkpoints(tmp_path / "b" / "checkpoints")
+    p = train(["-e", "Pong", "--logdir", tmp_path, "--name", "p", "--resume", ckpt, "--comm", "none",
+               "--progress", "off"], check=False)
+    assert p.returncode == 2
+    line, = p.stderr.strip().splitlines()
+    assert "game 'breakout' (here 'pong')" in line and "n_actions 4 (here 6)" in line
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_previous(train, tmp_path):
+    args = SHORT + ["--logdir", tmp_path, "--name", "c", "--total_frames", 400]
+    train(args)
+    train(args[:-1] + [800])
+    older, newer = checkpoint.list_checkpoints(tmp_path / "c" / "checkpoints")
+    data = bytearray(newer.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    newer.write_bytes(bytes(data))
+    p = train(args[:-1] + [800])
+    assert "checksum mismatch" in p.stderr and f"resumed from {older}" in p.stdout
