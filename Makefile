@@ -40,5 +40,15 @@ test-fast: $(STAMP)
 bench-learn: $(STAMP)
 	$(PY) benchmarks/bench_learn.py --minutes $(MINUTES) $(ARGS)
 
+NODES         ?= 1
+TASKS         ?= 2
+CPUS_PER_TASK ?= 1
+TIME          ?= 01:00:00
+KIND          ?= train
+JOB           ?= $(KIND)-job.sbatch
+slurm-job: $(STAMP)
+	$(PY) scripts/render_slurm.py --kind $(KIND) --nodes $(NODES) --tasks $(TASKS) \
+		--cpus-per-task $(CPUS_PER_TASK) --time $(TIME) --args "$(if $(ARGS),$(ARGS),-e $(GAME))" --output $(JOB)
+
 clean:
 	rm -rf .pytest_cache benchmarks/results/*.tmp

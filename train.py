@@ -292,7 +292,13 @@ def train(cfg: Config, comm: Comm) -> int:
                 reason = "signal"
             break
 
+    # Every rank must end with the same weights; say so (or loudly not) once per run.
+    checksums = comm.gather(learner.weights_checksum())
     if comm.rank == 0:
+        if len(set(checksums)) == 1:
+            say(comm, f"weights identical on all {comm.size} rank(s): checksum {checksums[0]}")
+        else:
+            warn(comm, f"warning: ranks' weights diverged: {checksums}")
         save()
         log.close()
         if reason == "signal":

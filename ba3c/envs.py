@@ -15,11 +15,16 @@ from ba3c.games import action_meanings
 
 
 def available_cores() -> int:
-    """Cores this process may run on (Slurm's cpus-per-task and taskset both show up here)."""
+    """Cores this process may use: its CPU affinity (taskset, mpirun/srun binding), capped by
+    Slurm's cpus-per-task where set (a Slurm without task binding leaves affinity at the whole node)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    per_task = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if per_task.isdigit() and int(per_task) > 0:
+        cores = min(cores, int(per_task))
+    return max(1, cores)
 
 
 @dataclass

@@ -97,8 +97,8 @@ class Mpi4pyComm(Comm):
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
         out = []
         for a in arrays:
-            buf = np.ascontiguousarray(a)
-            self.comm.Bcast(buf, root=root)
+            buf = np.array(a, order="C", copy=True)  # ascontiguousarray would make 0-d arrays 1-d
+            self.comm.Bcast(buf.reshape(-1), root=root)
             out.append(buf)
         return out
 
@@ -166,6 +166,11 @@ def init_comm(choice: str = "auto") -> Comm:
     several tasks but MPI sees a world of one (srun without PMIx), which would otherwise train
     N unrelated copies."""
     want = launched_size()
+    if want > 1 and os.environ.get("SLURM_STEP_NUM_TASKS") and not any(
+            v in os.environ for v in ("PMIX_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK")):
+        # Checked before MPI starts: OpenMPI without a PMI server aborts inside MPI_Init.
+        raise UserError(f"srun started {want} tasks without a PMI this MPI understands; use "
+                        "`srun --mpi=pmix ...` (or set MpiDefault=pmix in slurm.conf)")
     if choice == "none":
         if want > 1:
             raise UserError(f"--comm none but the launcher started {want} tasks; use --comm auto")

@@ -7,6 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -23,3 +24,19 @@ def run_train(args, timeout=600, env=None, launcher=(), check=True):
 @pytest.fixture
 def train():
     return run_train
+
+
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np"]
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real local Slurm cluster (munged, slurmctld, slurmd), stopped by pid at the end."""
+    from slurm_cluster import LocalSlurm
+
+    why = LocalSlurm.available()
+    if why:
+        pytest.fail(f"local Slurm cluster unavailable: {why}")
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm")).start()
+    yield cluster
+    cluster.stop()

@@ -1,0 +1,138 @@
+"""Real multi-rank launches: mpirun -np 2, and srun/sbatch on a local Slurm cluster."""
+import json
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ba3c import checkpoint
+from conftest import MPIRUN, ROOT, run_train
+
+pytestmark = pytest.mark.slow
+SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--progress", "off", "--log_every", "1"]
+
+
+def checksum_line(stdout: str) -> str:
+    m = re.search(r"weights identical on all (\d+) rank\(s\): checksum (\w+)", stdout)
+    assert m, f"no identical-weights line in:\n{stdout[-2000:]}"
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("backend", ["horovod", "mpi4py"])
+def test_averaged_gradient_equals_whole_batch_gradient(backend):
+    """Tolerance: 1e-5 absolute on gradients of order 1 (float32 sums in another order)."""
+    p = subprocess.run([*MPIRUN, "2", sys.executable, str(ROOT / "tests" / "mpi_grad_check.py"), backend],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    diff, scale = map(float, re.search(r"MAXDIFF (\S+) SCALE (\S+)", p.stdout).groups())
+    assert scale > 1e-3 and diff < 1e-5
+
+
+def test_two_ranks_identical_weights_and_backends_agree(tmp_path):
+    """After K updates every rank holds the same weights (checksums gathered at the end), and the
+    Horovod and mpi4py paths produce the very same weights from the same seed."""
+    sums = {}
+    for backend in ("horovod", "mpi4py"):
+        p = run_train(SMALL + ["--total_frames", 1600, "--logdir", tmp_path, "--name", backend, "--comm", backend],
+                      launcher=[*MPIRUN, "2"], timeout=300)
+        n, sums[backend] = checksum_line(p.stdout)
+        assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
+        assert "global 40" in p.stdout
+    assert sums["horovod"] == sums["mpi4py"]
+
+
+def test_resume_across_world_sizes(tmp_path):
+    args = SMALL + ["--logdir", tmp_path, "--name", "w"]
+    run_train(args + ["--total_frames", 800], launcher=[*MPIRUN, "2"], timeout=300)
+    c1 = checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1]
+    _, m1 = checkpoint.load(c1)
+    assert m1["world_size"] == 2
+    p = run_train(args + ["--total_frames", 1600, "--comm", "none"])
+    assert f"resumed from {c1}" in p.stdout
+    _, m2 = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1])
+    assert m2["world_size"] == 1 and m2["counters"]["updates"] > m1["counters"]["updates"]
+    p = run_train(args + ["--total_frames", 2400], launcher=[*MPIRUN, "2"], timeout=300)
+    assert "resumed from" in p.stdout and checksum_line(p.stdout)[0] == "2"
+    _, m3 = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1])
+    assert m3["world_size"] == 2 and m3["counters"]["frames"] >= 2400
+
+
+def test_comm_none_under_two_ranks_is_a_clear_error(tmp_path):
+    p = run_train(SMALL + ["--comm", "none", "--logdir", tmp_path], launcher=[*MPIRUN, "2"], check=False)
+    assert p.returncode != 0 and "--comm none but the launcher started 2 tasks" in p.stderr
+
+
+def test_srun_two_ranks_writes_one_run_folder(slurm, tmp_path):
+    p = run_train(SMALL + ["--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
+                  launcher=["srun", "-n", "2"], env=slurm.env, timeout=300)
+    assert checksum_line(p.stdout)[0] == "2"
+    assert [d.name for d in tmp_path.iterdir()] == ["s"]
+    meta = json.loads((tmp_path / "s" / "metadata.json").read_text())
+    assert meta["world"]["size"] == 2 and meta["slurm"]["SLURM_STEP_NUM_TASKS"] == "2"
+
+
+def test_srun_without_pmix_stops_with_fix(slurm, tmp_path):
+    p = run_train(SMALL + ["--logdir", tmp_path], launcher=["srun", "-n", "2", "--mpi=none"], env=slurm.env,
+                  check=False)
+    assert p.returncode != 0
+    assert "use `srun --mpi=pmix ...`" in p.stderr
+
+
+def _wait_job(slurm, job: str, timeout: float) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, env=slurm.env).stdout
+        state = re.search(r"JobState=(\w+)", out).group(1)
+        if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"):
+            return state
+        time.sleep(1)
+    raise AssertionError(f"job {job} not done after {timeout}s: {out}")
+
+
+def _render_and_submit(slurm, tmp_path, args: str, time_limit: str = "00:10:00") -> str:
+    job_file = tmp_path / "job.sbatch"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "render_slurm.py"), "--tasks", "2", "--time", time_limit,
+                    "--args", args, "--job-name", "t", "--log", str(tmp_path / "job.out"),
+                    "--output", str(job_file)], check=True)
+    text = job_file.read_text()
+    assert "#SBATCH --requeue" in text and "#SBATCH --signal=B:USR1@" in text and "#SBATCH --time=" in text
+    out = subprocess.run(["sbatch", "--parsable", str(job_file)], capture_output=True, text=True,
+                         env=slurm.env, check=True, cwd=tmp_path).stdout
+    return out.strip().split(";")[0]
+
+
+def test_sbatch_rendered_template_runs_to_completion(slurm, tmp_path):
+    args = f"-e Breakout --envs_per_rank 4 --total_frames 1600 --progress off --logdir {tmp_path}/runs"
+    job = _render_and_submit(slurm, tmp_path, args)
+    assert _wait_job(slurm, job, 300) == "COMPLETED", (tmp_path / "job.out").read_text()
+    log = (tmp_path / "job.out").read_text()
+    assert "weights identical on all 2 rank(s)" in log and "step exited with 0" in log
+    assert checkpoint.list_checkpoints(tmp_path / "runs" / "t" / "checkpoints")
+
+
+def test_sbatch_usr1_checkpoints_requeues_and_resumes(slurm, tmp_path):
+    """What Slurm does before a time limit (--signal=B:USR1): the job checkpoints, requeues itself,
+    and the requeued job resumes the same run folder."""
+    args = f"-e Breakout --envs_per_rank 4 --total_frames 40000 --progress off --log_every 1 --logdir {tmp_path}/runs"
+    job = _render_and_submit(slurm, tmp_path, args)
+    run = tmp_path / "runs" / "t"
+    deadline = time.time() + 240
+    while not (run / "progress.jsonl").exists() and time.time() < deadline:
+        time.sleep(1)
+    subprocess.run(["scancel", "--signal=USR1", "--batch", job], check=True, env=slurm.env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        out = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, env=slurm.env).stdout
+        if "Restarts=1" in out:
+            break
+        time.sleep(1)
+    assert "Restarts=1" in out, out
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=slurm.env, capture_output=True)
+    assert _wait_job(slurm, job, 400) == "COMPLETED", (tmp_path / "job.out").read_text()
+    log = (tmp_path / "job.out").read_text()
+    assert "stopped by SIGUSR1" in log and "restart 1" in log and "resumed from" in log
+    _, meta = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
+    assert meta["counters"]["frames"] >= 40000
