@@ -120,7 +120,6 @@ def train(cfg: Config, comm: Comm) -> int:
     from ba3c import checkpoint
     from ba3c.envs import AtariEnvs
     from ba3c.learner import STAT_NAMES, Learner, sample_actions
-    from ba3c.returns import n_step_returns
     from ba3c.runlog import RunLog, check_writable, metadata
     from ba3c.schedules import parse_schedule
 
@@ -182,8 +181,11 @@ def train(cfg: Config, comm: Comm) -> int:
     pmask_buf = np.empty((T, N), np.float32)
     recent_scores: deque[float] = deque(maxlen=100)
     life_returns: list[float] = []
-    sums = {k: 0.0 for k in STAT_NAMES + ("grad_norm", "t_env", "t_act", "t_learn", "t_allreduce")}
-    n_since_log = 0
+    sums = {k: 0.0 for k in STAT_NAMES + ("grad_norm", "t_env", "t_act", "t_learn", "t_allreduce", "t_other")}
+    n_since_log = n_applied = 0
+    # Fault injection for tests of the non-finite path: BA3C_FAULT_NAN="<rank>:<update>".
+    fault = os.environ.get("BA3C_FAULT_NAN", "")
+    fault_nan_update = int(fault.split(":")[1]) if fault.startswith(f"{comm.rank}:") else -1
     t_start = time.time() - counters["wall_time"]
     t_last_log = t_last_save = time.time()
     frames_at_log = counters["frames"]
@@ -201,8 +203,10 @@ def train(cfg: Config, comm: Comm) -> int:
         say(comm, f"checkpoint {path} ({counters['frames']:,} frames)")
 
     reason = "done"
+    t_end_prev = time.perf_counter()
     while counters["frames"] < cfg.total_frames:
         t0 = time.perf_counter()
+        sums["t_other"] += t0 - t_end_prev  # logging, checkpoints, progress bar of the previous update
         t_act = 0.0
         obs = envs.obs
         for t in range(T):
@@ -218,40 +222,41 @@ def train(cfg: Config, comm: Comm) -> int:
             vmask_buf[t] = res.valid
             pmask_buf[t] = res.valid & ~res.forced
             obs = res.obs
-        ta = time.perf_counter()
-        _, bootstrap = learner.act(obs)
-        t_act += time.perf_counter() - ta
-        returns = n_step_returns(rew_buf, done_buf, bootstrap.numpy(), cfg.gamma)
         t1 = time.perf_counter()
 
         frames_now = counters["frames"]
-        flat = learner.gradients(obs_buf.reshape(B, 4, 84, 84), act_buf.reshape(B), returns.reshape(B),
-                                 pmask_buf.reshape(B), vmask_buf.reshape(B), np.float32(beta_at(frames_now)))
-        t2 = time.perf_counter()
-        # Control flags ride in the gradient buffer: all ranks learn them from the one allreduce.
+        # Control flags ride in the gradient buffer, so all ranks learn them from the one allreduce
+        # and take every decision (stop, log, save) at the same update.
         now = time.time()
-        flags = np.array([stop.requested, comm.rank == 0 and now - t_last_log >= cfg.log_every,
-                          comm.rank == 0 and now - t_last_save >= cfg.save_every], np.float32)
-        avg = comm.allreduce_mean(np.concatenate([flat.numpy(), flags]))
+        control = np.array([stop.requested, comm.rank == 0 and now - t_last_log >= cfg.log_every,
+                            comm.rank == 0 and now - t_last_save >= cfg.save_every], np.float32)
+        flat = learner.gradients(obs_buf, obs, act_buf, rew_buf, done_buf, pmask_buf, vmask_buf,
+                                 np.float32(beta_at(frames_now)), control)
+        if fault_nan_update == counters["updates"]:
+            flat = flat.numpy().copy()
+            flat[:learner.num_params] = np.nan
+        t2 = time.perf_counter()
+        averaged = comm.allreduce_mean(flat)
         t3 = time.perf_counter()
-        P = learner.num_params
-        grads, stats, flags = avg[:P], avg[P:-3], avg[-3:] > 0
-        if np.isfinite(grads).all() and np.isfinite(stats).all():
-            norm = float(learner.apply(grads, np.float32(lr_at(frames_now))))
+        summary = learner.apply(averaged, np.float32(lr_at(frames_now))).numpy()
+        applied, norm, stats, flags = summary[0] > 0, float(summary[1]), summary[2:-3], summary[-3:] > 0
+        if applied:
             bad_in_row = 0
         else:
-            norm = float("nan")
             counters["skipped_updates"] += 1
             bad_in_row += 1
-            say(comm, f"warning: non-finite gradients at update {counters['updates']}; update skipped")
-            if bad_in_row >= 10:
+            say(comm, f"warning: non-finite loss or gradients at update {counters['updates']} on some rank; "
+                      f"update skipped on all ranks ({bad_in_row} in a row)")
+            if bad_in_row >= cfg.max_bad_updates:
                 reason = "nonfinite"
         t4 = time.perf_counter()
         counters["updates"] += 1
         counters["frames"] += frames_per_update
-        for k, v in zip(STAT_NAMES, stats):
-            sums[k] += float(v)
-        sums["grad_norm"] += norm
+        if applied:
+            for k, v in zip(STAT_NAMES, stats):
+                sums[k] += float(v)
+            sums["grad_norm"] += norm
+            n_applied += 1
         for k, v in (("t_env", t1 - t0 - t_act), ("t_act", t_act), ("t_learn", (t2 - t1) + (t4 - t3)),
                      ("t_allreduce", t3 - t2)):
             sums[k] += v
@@ -274,13 +279,14 @@ def train(cfg: Config, comm: Comm) -> int:
                        "train_life_return": float(np.mean(life_returns)) if life_returns else None,
                        "lr": lr_at(frames_now), "entropy_beta": beta_at(frames_now),
                        "skipped_updates": counters["skipped_updates"]}
-                row.update({k: v / n_since_log for k, v in sums.items()})
+                row.update({k: v / max(n_applied if k in STAT_NAMES or k == "grad_norm" else n_since_log, 1)
+                            for k, v in sums.items()})
                 log.log(row)
                 last_row = row
                 frames_at_log, t_prev_log, t_last_log = counters["frames"], now, now
                 life_returns = []
             sums = {k: 0.0 for k in sums}
-            n_since_log = 0
+            n_since_log = n_applied = 0
         if comm.rank == 0:
             log.bar_update(counters["frames"], last_row)
         if flags[2] and not want_stop:
@@ -291,6 +297,7 @@ def train(cfg: Config, comm: Comm) -> int:
             if reason != "nonfinite":
                 reason = "signal"
             break
+        t_end_prev = time.perf_counter()
 
     # Every rank must end with the same weights; say so (or loudly not) once per run.
     checksums = comm.gather(learner.weights_checksum())
@@ -305,8 +312,8 @@ def train(cfg: Config, comm: Comm) -> int:
             say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
     envs.close()
     if reason == "nonfinite":
-        raise UserError("10 updates in a row had non-finite gradients; stopped with the last good weights "
-                        "checkpointed. Lower -l/--learning_rate or raise --grad_clip")
+        raise UserError(f"{cfg.max_bad_updates} updates in a row had non-finite loss or gradients; stopped "
+                        "with the last good weights checkpointed. Lower -l/--learning_rate or check --grad_clip")
     return 0
 
 

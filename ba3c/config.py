@@ -51,6 +51,8 @@ class Config:
                         "projects); global_norm: clip the norm of all gradients together",
                         choices=("avg_norm", "global_norm"))
     reward_clip: float = _f(1.0, "clip training rewards to [-x, x]; 0 disables (game score is never clipped)")
+    max_bad_updates: int = _f(10, "stop (with a checkpoint of the last good weights) after this many updates "
+                              "in a row had non-finite loss or gradients; such updates are skipped")
     # Network.
     fc_neurons: int | None = _f(None, "width of the fully connected layer (default 512 for nature, 128 for ba3c)")
     fc_init: str = _f("orthogonal", "initialiser of the fully connected layers",
@@ -88,7 +90,8 @@ class Config:
             self.batch_size, self.envs_per_rank, self.n_step)
         positive = {"learning_rate": self.learning_rate, "gamma": self.gamma, "total_frames": self.total_frames,
                     "save_every": self.save_every, "log_every": self.log_every,
-                    "keep_checkpoints": self.keep_checkpoints, "max_episode_frames": self.max_episode_frames}
+                    "keep_checkpoints": self.keep_checkpoints,
+                    "max_bad_updates": self.max_bad_updates, "max_episode_frames": self.max_episode_frames}
         for k, v in positive.items():
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise UserError(f"--{k} must be a positive number, got {v}")

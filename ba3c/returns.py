@@ -21,3 +21,16 @@ def n_step_returns(rewards: np.ndarray, dones: np.ndarray, bootstrap: np.ndarray
         running = rewards[t] + gamma * not_done[t] * running
         out[t] = running
     return out
+
+
+def n_step_returns_tf(rewards, dones, bootstrap, gamma):
+    """The same recursion as n_step_returns, in TensorFlow, for use inside the compiled train step
+    (T is static, so the loop unrolls). rewards, dones: (T, N) float32; bootstrap: (N,)."""
+    import tensorflow as tf
+
+    out = []
+    running = bootstrap
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + gamma * (1.0 - dones[t]) * running
+        out.append(running)
+    return tf.stack(out[::-1])

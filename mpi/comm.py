@@ -46,8 +46,8 @@ class Comm:
     def __init__(self) -> None:
         self.rank, self.size, self.local_rank = 0, 1, 0
 
-    def allreduce_mean(self, flat: np.ndarray) -> np.ndarray:
-        """Mean over ranks of a flat float32 buffer, in one fused call."""
+    def allreduce_mean(self, flat):
+        """Mean over ranks of a flat float32 buffer (NumPy array or TF tensor), in one fused call."""
         return flat
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
@@ -87,8 +87,8 @@ class Mpi4pyComm(Comm):
         self.local_rank = local.Get_rank()
         local.Free()
 
-    def allreduce_mean(self, flat: np.ndarray) -> np.ndarray:
-        flat = np.ascontiguousarray(flat, dtype=np.float32)
+    def allreduce_mean(self, flat) -> np.ndarray:
+        flat = np.ascontiguousarray(flat, dtype=np.float32)  # no copy for a CPU float32 tensor
         out = np.empty_like(flat)
         self.comm.Allreduce(flat, out, op=self.MPI.SUM)
         out /= self.size
@@ -141,9 +141,10 @@ class HorovodComm(Mpi4pyComm):
                             "against this MPI (make install)")
         self._n = 0
 
-    def allreduce_mean(self, flat: np.ndarray) -> np.ndarray:
-        t = self.tf.convert_to_tensor(np.asarray(flat, dtype=np.float32))
-        return self.hvd.allreduce(t, op=self.hvd.Average, name="grads").numpy()
+    def allreduce_mean(self, flat):
+        # Stays a tensor end to end: no copies into and out of NumPy on the hot path.
+        return self.hvd.allreduce(self.tf.convert_to_tensor(flat, dtype=self.tf.float32), op=self.hvd.Average,
+                                  name="grads")
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
         self._n += 1

@@ -46,3 +46,16 @@ def test_matches_plain_loop(T, N, gamma, seed):
     got = n_step_returns(rewards, dones, bootstrap, gamma)
     assert got.dtype == np.float32 and got.shape == (T, N)
     assert np.allclose(got, loop_returns(rewards, dones, bootstrap, gamma), atol=1e-4)
+
+
+def test_tensorflow_returns_match_numpy():
+    import tensorflow as tf
+
+    from ba3c.returns import n_step_returns_tf
+
+    rng = np.random.default_rng(7)
+    rewards = rng.normal(size=(5, 3)).astype(np.float32)
+    dones = (rng.random((5, 3)) < 0.4).astype(np.float32)
+    boot = rng.normal(size=3).astype(np.float32)
+    got = n_step_returns_tf(tf.constant(rewards), tf.constant(dones), tf.constant(boot), 0.99).numpy()
+    assert np.allclose(got, n_step_returns(rewards, dones, boot, 0.99), atol=1e-5)

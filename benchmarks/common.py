@@ -1,0 +1,48 @@
+"""Shared helpers: machine description and appending JSON result lines under benchmarks/results/."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def machine() -> dict[str, Any]:
+    from ba3c.envs import available_cores
+
+    return {"host": platform.node(), "cores": available_cores(), "cpu_count": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:
+    """Append one JSON line per row to benchmarks/results/<bench>.jsonl and echo them."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{bench}.jsonl"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    with open(path, "a") as f:
+        for r in rows:
+            line = {"bench": bench, "time": stamp, **(extra or {}), **r}
+            f.write(json.dumps(line) + "\n")
+            print("JSON " + json.dumps(line))
+    return path
+
+
+def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
+        return str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
