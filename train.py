@@ -74,7 +74,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> dict:
     from ba3c import checkpoint
 
     counters = {"frames": 0, "updates": 0, "games": 0, "wall_time": 0.0, "skipped_updates": 0}
-    error, meta, source = None, None, None
+    error, meta, source, warm = None, None, None, None
     if comm.rank == 0:
         try:
             found = None
@@ -92,16 +92,25 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> dict:
                 check_compatible(cfg, meta, learner.model.n_actions, source)
                 learner.set_state([arrays[n] for n in learner.state_names()])
                 counters.update({k: meta["counters"][k] for k in counters if k in meta["counters"]})
+            elif cfg.load:
+                from ba3c.policy import read_model_file
+
+                weights, meta = read_model_file(cfg.load)
+                check_compatible(cfg, {**meta, "optimizer": cfg.optimizer}, learner.model.n_actions, cfg.load)
+                learner.model.set_weights([weights[f"model/{n}"] for n in learner.model.names])
+                warm = cfg.load
         except UserError as e:
             error = str(e)
         except KeyError as e:
             error = f"checkpoint {source} lacks {e}; it was written by another version"
-    error, counters, source = comm.broadcast_object((error, counters, str(source) if source else None))
+    error, counters, source, warm = comm.broadcast_object((error, counters, str(source) if source else None, warm))
     if error:
         raise UserError(error)
     learner.set_state(comm.broadcast(learner.get_state()))
     if source:
         say(comm, f"resumed from {source} at {counters['frames']:,} frames, update {counters['updates']:,}")
+    elif warm:
+        say(comm, f"new run warm-started with the weights of {warm}")
     return counters
 
 
@@ -172,6 +181,12 @@ def train(cfg: Config, comm: Comm) -> int:
                   f"{learner.num_params:,} params | lr {cfg.learning_rate * lr_factor:g} | "
                   f"{threads} thread(s)/rank | seeds env {cfg.seed}+1000*rank | run folder {run_dir}")
 
+    side = None
+    if comm.rank == 0:
+        from ba3c.side import SideWork
+
+        side = SideWork(cfg, comm, run_dir, learner, log)
+        side.step(counters["updates"], counters["frames"])  # side ranks start with the initial weights
     stop = StopRequest()
     obs_buf = np.empty((T, N, 4, 84, 84), np.uint8)
     act_buf = np.empty((T, N), np.int32)
@@ -278,7 +293,8 @@ def train(cfg: Config, comm: Comm) -> int:
                        "score_mean100": float(np.mean(recent_scores)) if recent_scores else None,
                        "train_life_return": float(np.mean(life_returns)) if life_returns else None,
                        "lr": lr_at(frames_now), "entropy_beta": beta_at(frames_now),
-                       "skipped_updates": counters["skipped_updates"]}
+                       "skipped_updates": counters["skipped_updates"],
+                       "eval_score_mean": side.latest_eval["mean"] if side.latest_eval else None}
                 row.update({k: v / max(n_applied if k in STAT_NAMES or k == "grad_norm" else n_since_log, 1)
                             for k, v in sums.items()})
                 log.log(row)
@@ -288,6 +304,7 @@ def train(cfg: Config, comm: Comm) -> int:
             sums = {k: 0.0 for k in sums}
             n_since_log = n_applied = 0
         if comm.rank == 0:
+            side.step(counters["updates"], counters["frames"])
             log.bar_update(counters["frames"], last_row)
         if flags[2] and not want_stop:
             if comm.rank == 0:
@@ -307,6 +324,7 @@ def train(cfg: Config, comm: Comm) -> int:
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
         save()
+        side.close()
         log.close()
         if reason == "signal":
             say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
@@ -318,24 +336,67 @@ def train(cfg: Config, comm: Comm) -> int:
 
 
 def export(cfg: Config) -> int:
+    from ba3c.policy import export_npz
+
+    out = export_npz(cfg.load, cfg.output)
+    print(f"wrote {out}: weights and the config to rebuild the network")
+    return 0
+
+
+def evaluate(cfg: Config) -> int:
+    """--task eval: the standard protocol on --episodes full games; prints and writes JSON."""
     import json
 
-    import numpy as np
+    from ba3c.evaluate import model_policy, play_games
+    from ba3c.policy import build_model
+    from ba3c.scores import summarize
 
-    from ba3c import checkpoint
+    with quiet_stderr():
+        model, meta = build_model(cfg.load, cfg.env)
+    out = Path(cfg.output or f"eval-{cfg.env}.json")
+    if out.suffix != ".json":
+        raise UserError(f"--output {out}: evaluation results are written as .json")
+    t0 = time.time()
+    scores, lengths = play_games(model_policy(model), cfg.env, cfg.episodes, seed=cfg.seed, noop_max=cfg.noop_max,
+                                 sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
+                                 fire_on_life_loss=cfg.fire_on_life_loss)
+    s = summarize(cfg.env, scores)
+    result = {"game": cfg.env, "model": str(cfg.load), "protocol": {
+        "noop_max": cfg.noop_max, "sticky_actions": cfg.sticky_actions, "max_episode_frames": cfg.max_episode_frames,
+        "fire_on_life_loss": cfg.fire_on_life_loss, "policy": "sampled", "seed": cfg.seed},
+        **s, "scores": scores, "lengths": lengths, "seconds": round(time.time() - t0, 1)}
+    hn = s["human_normalized_mean"]
+    print(f"{cfg.env}: {s['games']} games  mean {s['mean']:.1f}  median {s['median']:.1f}  std {s['std']:.1f}  "
+          f"min {s['min']:g}  max {s['max']:g}  human-normalised mean "
+          f"{'n/a (not in the 57-game table)' if hn is None else f'{100 * hn:.1f}%'}")
+    from ba3c.checkpoint import write_atomic
 
-    arrays, meta = checkpoint.load(Path(cfg.load))
-    weights = {k: v for k, v in arrays.items() if k.startswith("model/")}
-    out = Path(cfg.output)
-    if out.suffix != ".npz":
-        raise UserError(f"--output {out} must end in .npz")
-    import io
+    write_atomic(out, (json.dumps(result, indent=2) + "\n").encode())
+    print(f"wrote {out}")
+    return 0
 
-    buf = io.BytesIO()
-    np.savez(buf, **weights, __meta__=np.array(json.dumps({k: meta[k] for k in
-                                                        ("game", "arch", "fc_neurons", "n_actions")})))
-    checkpoint.write_atomic(out, buf.getvalue())
-    print(f"wrote {out}: {len(weights)} arrays for {meta['game']} ({meta['arch']})")
+
+def record_or_play(cfg: Config) -> int:
+    from ba3c.evaluate import model_policy
+    from ba3c.policy import build_model
+    from ba3c.video import game_frames, record
+
+    if cfg.task == "play" and not os.environ.get("DISPLAY"):
+        raise UserError("--task play needs a display (DISPLAY is not set); use --task record --output game.mp4 "
+                        "to get a video instead")
+    with quiet_stderr():
+        model, _ = build_model(cfg.load, cfg.env)
+    frames = game_frames(model_policy(model), cfg.env, cfg.seed, noop_max=cfg.noop_max,
+                         sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
+                         fire_on_life_loss=cfg.fire_on_life_loss)
+    if cfg.task == "record":
+        n, score = record(frames, cfg.output)
+        print(f"wrote {cfg.output}: {n} frames, game score {score:g}")
+        return 0
+    from ba3c.video import show
+
+    score = show(frames)
+    print(f"game score {score:g}")
     return 0
 
 
@@ -356,9 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     comm: Comm | None = None
     try:
         configure_threads(cfg)  # before anything (Horovod included) starts TensorFlow's runtime
-        comm = init_comm(cfg.comm)
-        if cfg.task == "export":
-            return export(cfg) if comm.rank == 0 else 0
+        if cfg.task != "train":
+            if env_rank() != 0:
+                return 0
+            return {"export": export, "eval": evaluate, "play": record_or_play, "record": record_or_play}[cfg.task](cfg)
+        roles = tuple(r for r, on in (("eval", cfg.eval_node), ("record", cfg.record_node)) if on)
+        comm = init_comm(cfg.comm, roles)
+        if comm.role != "trainer":
+            from ba3c.side import run_side_rank
+
+            return run_side_rank(cfg, comm, Path(cfg.logdir) / cfg.name)
         return train(cfg, comm)
     except UserError as e:
         # Raised on every rank alike (verdicts are broadcast), so no abort is needed.

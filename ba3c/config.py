@@ -20,8 +20,9 @@ def _f(default: Any, help: str, *flags: str, **kw: Any) -> Any:
 @dataclass
 class Config:
     # What to do and on what.
-    task: str = _f("train", "train, or export a checkpoint's weights to a plain .npz (see README)",
-                   choices=("train", "export"))
+    task: str = _f("train", "train; eval (play --episodes full games with --load and report scores); "
+                   "play (watch in a window); record (one game to --output .gif/.mp4); export (--load "
+                   "checkpoint to --output .npz)", choices=("train", "eval", "play", "record", "export"))
     env: str = _f("Breakout", "Atari game: 'Breakout', 'ALE/Breakout-v5', 'BreakoutNoFrameskip-v4' "
                   "and 'breakout' all work", "-e", "--env")
     arch: str = _f("nature", "network: 'nature' (Nature-CNN, default: learns faster per hour on CPU) "
@@ -76,8 +77,19 @@ class Config:
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (older ones are deleted)")
     log_every: float = _f(10.0, "seconds between progress log lines and TensorBoard points")
     progress: str = _f("auto", "progress bar: auto (only on a terminal), on or off", choices=("auto", "on", "off"))
-    output: str | None = _f(None, "output file of --task export (.npz)")
-    load: str | None = _f(None, "checkpoint or .npz to read for --task export")
+    load: str | None = _f(None, "model to use: a checkpoint (.ba3c) or an exported .npz; for --task train it "
+                          "warm-starts the weights of a new run")
+    output: str | None = _f(None, "output file: .npz for export, .gif/.mp4 for record, .json for eval")
+    episodes: int = _f(30, "--task eval: number of full games")
+    # Evaluation and videos during training.
+    eval_node: bool = _f(False, "evaluate during training: a dedicated MPI rank (the last) plays --eval_games "
+                         "full games with weights it gets every --eval_every updates; in one process, "
+                         "the same runs in-process")
+    record_node: bool = _f(False, "record a video of one game every --record_every minutes into "
+                           "<run>/videos/ (a dedicated MPI rank, or in-process in a one-process run)")
+    eval_every: int = _f(500, "updates between weight deliveries to the eval/record ranks (and in-process evals)")
+    eval_games: int = _f(8, "games per evaluation round during training")
+    record_every: float = _f(15.0, "minutes between videos recorded during training")
     # Parallelism.
     comm: str = _f("auto", "gradient averaging: auto (horovod if importable, else mpi4py), horovod, "
                    "mpi4py, or none (one process)", choices=("auto", "horovod", "mpi4py", "none"))
@@ -91,7 +103,8 @@ class Config:
         positive = {"learning_rate": self.learning_rate, "gamma": self.gamma, "total_frames": self.total_frames,
                     "save_every": self.save_every, "log_every": self.log_every,
                     "keep_checkpoints": self.keep_checkpoints,
-                    "max_bad_updates": self.max_bad_updates, "max_episode_frames": self.max_episode_frames}
+                    "max_bad_updates": self.max_bad_updates, "episodes": self.episodes,
+                    "eval_every": self.eval_every, "eval_games": self.eval_games, "record_every": self.record_every, "max_episode_frames": self.max_episode_frames}
         for k, v in positive.items():
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise UserError(f"--{k} must be a positive number, got {v}")
@@ -127,6 +140,14 @@ class Config:
             raise UserError(f"--name must be a plain folder name, got {self.name!r}")
         if self.task == "export" and (not self.load or not self.output):
             raise UserError("--task export needs --load CHECKPOINT and --output FILE.npz")
+        if self.task in ("eval", "play", "record") and not self.load:
+            raise UserError(f"--task {self.task} needs --load MODEL (a checkpoint .ba3c or an exported .npz)")
+        if self.task == "record":
+            if not self.output:
+                raise UserError("--task record needs --output FILE.gif or FILE.mp4")
+            from ba3c.video import check_video_path
+
+            check_video_path(self.output)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class AtariEnvs:
             use_fire_reset=True)
         obs, info = self.env.reset(seed=seed)
         self.obs = obs
+        self.reset_info = info
         self._pending_reset = np.zeros(num_envs, bool)
         self._fire_next = np.zeros(num_envs, bool)
         self._game_score = np.zeros(num_envs, np.float64)
@@ -65,6 +66,7 @@ class AtariEnvs:
         self.finished_scores: list[float] = []  # raw score of each whole game, all lives
         self.finished_lengths: list[int] = []  # agent steps of each whole game
         self.finished_life_returns: list[float] = []  # clipped return of each life
+        self.finished_ids: list[int] = []  # env index of each finished game (kept until cleared)
 
     def clip(self, rewards: np.ndarray) -> np.ndarray:
         if self.reward_clip > 0:
@@ -93,6 +95,7 @@ class AtariEnvs:
         for i in np.flatnonzero(game_over & valid):
             self.finished_scores.append(float(self._game_score[i]))
             self.finished_lengths.append(int(self._game_frames[i]))
+            self.finished_ids.append(int(i))
             self._game_score[i] = 0.0
             self._game_frames[i] = 0
         self._pending_reset = game_over & valid

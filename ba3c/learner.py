@@ -14,6 +14,7 @@ from ba3c.losses import a3c_loss, clip_gradients
 from ba3c.model import OBS_SHAPE, PolicyValueNet
 from ba3c.optim import Optimizer
 from ba3c.returns import n_step_returns_tf
+from ba3c.sampling import sample_actions  # noqa: F401  (re-exported)
 
 STAT_NAMES = ("loss", "policy_loss", "value_loss", "entropy", "advantage")
 N_CONTROL = 3  # stop, log, save flags riding in the gradient buffer (see train.py)
@@ -93,12 +94,3 @@ class Learner:
         for w in self.model.get_weights():
             h.update(np.ascontiguousarray(w).tobytes())
         return h.hexdigest()[:16]
-
-
-def sample_actions(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One action per row drawn from softmax(logits) by inverse CDF (NumPy RNG: reproducible)."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    cdf = np.cumsum(p, axis=1)
-    u = rng.random(len(logits))[:, None] * cdf[:, -1:]
-    return np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)

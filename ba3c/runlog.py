@@ -93,6 +93,20 @@ class RunLog:
                   f"{'-' if score is None else f'{score:7.1f}'}  loss {row.get('loss', float('nan')):8.4f}  "
                   f"entropy {row.get('entropy', float('nan')):.3f}", flush=True)
 
+    def side_report(self, rep: dict[str, Any]) -> None:
+        """Evaluation results and video notices from side ranks: eval.jsonl / videos.jsonl + TensorBoard."""
+        name = "eval.jsonl" if rep["role"] == "eval" else "videos.jsonl"
+        with open(self.folder / name, "a") as f:
+            f.write(json.dumps({**rep, "time": time.time()}) + "\n")
+        if rep["role"] == "eval":
+            import tensorflow as tf
+
+            with self.tensorboard().as_default(step=int(rep["frames"])):
+                for k in ("mean", "median", "std", "human_normalized_mean"):
+                    if rep.get(k) is not None:
+                        tf.summary.scalar(f"eval/{k}", rep[k])
+            self.tensorboard().flush()
+
     def bar_update(self, frames: int, row: dict[str, Any] | None) -> None:
         if self._bar is None:
             return

@@ -1,17 +1,22 @@
-"""Rank, size, fused gradient averaging, broadcast, gathers and abort over three backends:
+"""Rank, size, fused gradient averaging, broadcast, gathers, abort, and messages to side ranks,
+over three backends:
 
 - "none":    a world of one, no MPI imported (plain `python train.py`);
 - "mpi4py":  one MPI_Allreduce of a flat float32 buffer;
-- "horovod": Horovod's ring-allreduce of the same buffer (hvd.init over MPI_COMM_WORLD).
+- "horovod": Horovod's ring-allreduce of the same buffer (hvd.init over the trainers' communicator).
 
-All collectives take and return NumPy arrays so the trainer is identical across backends. Every
-rank must call every collective in the same order; the trainer guarantees that by calling them at
-fixed points of each update.
+Trainer ranks average gradients among themselves (`comm.rank`, `comm.size` count trainers only).
+Side ranks (--eval_node, --record_node: the last world ranks) take no part in collectives; they
+talk to trainer rank 0 with non-blocking point-to-point messages only, so a busy side rank never
+stalls training. Every trainer must call every collective in the same order; train.py calls them
+at fixed points of each update.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +25,7 @@ from ba3c.errors import UserError
 
 _LAUNCHER_RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
 _LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS")
+TAG_WEIGHTS, TAG_REPORT, TAG_STOP, TAG_BYE = 11, 12, 13, 14
 
 
 def env_rank() -> int:
@@ -39,30 +45,31 @@ def launched_size() -> int:
 
 
 class Comm:
-    """A world of one. Subclasses override the collectives."""
+    """A world of one trainer. Subclasses override the collectives."""
 
     backend = "none"
 
     def __init__(self) -> None:
         self.rank, self.size, self.local_rank = 0, 1, 0
+        self.world_rank, self.world_size = 0, 1
+        self.role = "trainer"
+        self.side_ranks: dict[str, int] = {}  # role -> world rank
 
+    # ---- collectives among trainers -------------------------------------------------------------
     def allreduce_mean(self, flat):
-        """Mean over ranks of a flat float32 buffer (NumPy array or TF tensor), in one fused call."""
+        """Mean over trainer ranks of a flat float32 buffer (NumPy array or TF tensor), one fused call."""
         return flat
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
-        """Root's arrays on every rank (shapes and dtypes must already agree)."""
+        """Root's arrays on every trainer (shapes and dtypes must already agree)."""
         return arrays
 
     def broadcast_object(self, obj: Any, root: int = 0) -> Any:
         return obj
 
     def gather(self, obj: Any, root: int = 0) -> list[Any] | None:
-        """Every rank's obj as a list on root, None elsewhere."""
+        """Every trainer's obj as a list on root, None elsewhere."""
         return [obj]
-
-    def allreduce_max(self, x: float) -> float:
-        return x
 
     def barrier(self) -> None:
         pass
@@ -73,19 +80,43 @@ class Comm:
         sys.stderr.flush()
         os._exit(code)
 
+    # ---- point-to-point with side ranks (world ranks) ---------------------------------------------
+    def send_weights(self, dest: int, weights: list[np.ndarray], step: int) -> bool:
+        return False
+
+    def poll(self, source: int | None = None) -> list[tuple[int, int, Any]]:
+        """Messages that have arrived, as (tag, world source, payload), in arrival order."""
+        return []
+
+    def send(self, dest: int, tag: int, obj: Any) -> None:
+        pass
+
+    def drain_sends(self, timeout: float = 30.0) -> None:
+        pass
+
 
 class Mpi4pyComm(Comm):
     backend = "mpi4py"
 
-    def __init__(self) -> None:
+    def __init__(self, n_side: int = 0) -> None:
+        super().__init__()
         from mpi4py import MPI
 
         self.MPI = MPI
-        self.comm = MPI.COMM_WORLD
+        self.world = MPI.COMM_WORLD
+        self.world_rank, self.world_size = self.world.Get_rank(), self.world.Get_size()
+        n_train = self.world_size - n_side
+        if n_side and n_train < 1:
+            raise UserError(f"{n_side} side rank(s) (--eval_node/--record_node) need at least "
+                            f"{n_side + 1} MPI ranks; launch with -np {n_side + 1} or more")
+        is_trainer = self.world_rank < n_train
+        self.comm = self.world.Split(0 if is_trainer else 1, self.world_rank) if n_side else self.world
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
-        local = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        local = self.world.Split_type(MPI.COMM_TYPE_SHARED, key=self.world_rank)
         self.local_rank = local.Get_rank()
         local.Free()
+        self._pending: list[Any] = []  # outstanding non-blocking sends (request, buffer kept alive)
+        self._weights_req: dict[int, Any] = {}
 
     def allreduce_mean(self, flat) -> np.ndarray:
         flat = np.ascontiguousarray(flat, dtype=np.float32)  # no copy for a CPU float32 tensor
@@ -108,26 +139,58 @@ class Mpi4pyComm(Comm):
     def gather(self, obj: Any, root: int = 0) -> list[Any] | None:
         return self.comm.gather(obj, root=root)
 
-    def allreduce_max(self, x: float) -> float:
-        return float(self.comm.allreduce(x, op=self.MPI.MAX))
-
     def barrier(self) -> None:
         self.comm.Barrier()
 
     def abort(self, code: int = 1) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        self.comm.Abort(code)
+        self.world.Abort(code)
+
+    def send_weights(self, dest: int, weights: list[np.ndarray], step: int) -> bool:
+        """Non-blocking send of the weights; skipped (False) while the previous one is undelivered,
+        so a side rank busy playing a long game never holds training up."""
+        req = self._weights_req.get(dest)
+        if req is not None and not req.Test():
+            return False
+        payload = pickle.dumps((step, weights), protocol=pickle.HIGHEST_PROTOCOL)
+        buf = np.frombuffer(payload, np.uint8)
+        self._weights_req[dest] = self.world.Isend(buf, dest=dest, tag=TAG_WEIGHTS)
+        self._pending.append((self._weights_req[dest], buf))
+        return True
+
+    def send(self, dest: int, tag: int, obj: Any) -> None:
+        buf = np.frombuffer(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), np.uint8)
+        self._pending.append((self.world.Isend(buf, dest=dest, tag=tag), buf))
+        self._pending = [(r, b) for r, b in self._pending if not r.Test()]
+
+    def poll(self, source: int | None = None) -> list[tuple[int, int, Any]]:
+        MPI = self.MPI
+        out = []
+        status = MPI.Status()
+        src = MPI.ANY_SOURCE if source is None else source
+        while self.world.Iprobe(source=src, tag=MPI.ANY_TAG, status=status):
+            n = status.Get_count(MPI.BYTE)
+            buf = np.empty(n, np.uint8)
+            self.world.Recv(buf, source=status.Get_source(), tag=status.Get_tag())
+            out.append((status.Get_tag(), status.Get_source(), pickle.loads(buf.tobytes())))
+        return out
+
+    def drain_sends(self, timeout: float = 30.0) -> None:
+        deadline = time.time() + timeout
+        while self._pending and time.time() < deadline:
+            self._pending = [(r, b) for r, b in self._pending if not r.Test()]
+            time.sleep(0.01)
 
 
 class HorovodComm(Mpi4pyComm):
-    """Horovod for the hot path (gradient allreduce, weight broadcast); mpi4py for small control
-    messages. Horovod runs on the same MPI_COMM_WORLD."""
+    """Horovod for the hot path (gradient allreduce, weight broadcast) on the trainers'
+    communicator; mpi4py for small control messages and side ranks."""
 
     backend = "horovod"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, n_side: int = 0) -> None:
+        super().__init__(n_side)
         # Bound a stalled collective (a rank that died without MPI noticing): Horovod then shuts down.
         os.environ.setdefault("HOROVOD_STALL_CHECK_TIME_SECONDS", "30")
         os.environ.setdefault("HOROVOD_STALL_SHUTDOWN_TIME_SECONDS", "60")
@@ -135,11 +198,13 @@ class HorovodComm(Mpi4pyComm):
         import tensorflow as tf
 
         self.hvd, self.tf = hvd, tf
+        self._n = 0
+        if self.world_rank >= self.world_size - n_side:
+            return  # side ranks never join Horovod
         hvd.init(comm=self.comm)
         if hvd.size() != self.size:
             raise UserError(f"horovod sees {hvd.size()} ranks but MPI sees {self.size}; rebuild horovod "
                             "against this MPI (make install)")
-        self._n = 0
 
     def allreduce_mean(self, flat):
         # Stays a tensor end to end: no copies into and out of NumPy on the hot path.
@@ -160,12 +225,12 @@ def _horovod_importable() -> bool:
         return False
 
 
-def init_comm(choice: str = "auto") -> Comm:
+def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
     """Start the requested backend; 'auto' = horovod if importable, else mpi4py, else a world of one.
 
-    Raises UserError when an explicit choice cannot be honoured, or when the launcher started
-    several tasks but MPI sees a world of one (srun without PMIx), which would otherwise train
-    N unrelated copies."""
+    side_roles (e.g. ("eval", "record")) take the last world ranks. Raises UserError when an
+    explicit choice cannot be honoured, or when the launcher started several tasks but MPI sees a
+    world of one (srun without PMIx), which would otherwise train N unrelated copies."""
     want = launched_size()
     if want > 1 and os.environ.get("SLURM_STEP_NUM_TASKS") and not any(
             v in os.environ for v in ("PMIX_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK")):
@@ -184,12 +249,18 @@ def init_comm(choice: str = "auto") -> Comm:
     if choice == "horovod" and not _horovod_importable():
         raise UserError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
                         "use --comm mpi4py")
+    n_side = len(side_roles) if want > 1 else 0  # in a world of one, side work runs in-process
     try:
-        comm: Comm = HorovodComm() if choice == "horovod" else Mpi4pyComm()
+        comm: Comm = HorovodComm(n_side) if choice == "horovod" else Mpi4pyComm(n_side)
     except ImportError as e:
         raise UserError(f"--comm {choice}: {e}; run `make install`") from None
-    if comm.size == 1 and want > 1:
+    if comm.world_size == 1 and want > 1:
         raise UserError(f"the launcher started {want} tasks but MPI sees a world of one: the launcher's "
                         "PMI does not match this MPI. Under Slurm use `srun --mpi=pmix ...` (Debian's "
                         "OpenMPI has no PMI2), or launch with mpirun")
+    first_side = comm.world_size - n_side
+    comm.side_ranks = {role: first_side + i for i, role in enumerate(side_roles[:n_side])}
+    for role, r in comm.side_ranks.items():
+        if comm.world_rank == r:
+            comm.role = role
     return comm

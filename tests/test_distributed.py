@@ -136,3 +136,14 @@ def test_sbatch_usr1_checkpoints_requeues_and_resumes(slurm, tmp_path):
     assert "stopped by SIGUSR1" in log and "restart 1" in log and "resumed from" in log
     _, meta = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
     assert meta["counters"]["frames"] >= 40000
+
+
+def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
+    p = run_train(SMALL + ["--total_frames", 3200, "--logdir", tmp_path, "--name", "e", "--eval_node",
+                           "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "3"], timeout=400)
+    n, _ = checksum_line(p.stdout)
+    assert n == "2" and "2 rank(s) via" in p.stdout  # the third rank evaluates, it does not train
+    rows = [json.loads(x) for x in (tmp_path / "e" / "eval.jsonl").read_text().splitlines()]
+    assert rows and all(r["games"] == 2 and len(r["scores"]) == 2 for r in rows)
+    assert len({r["frames"] for r in rows}) == len(rows)  # one round per weight delivery
+    assert "eval at" in p.stdout

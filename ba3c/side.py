@@ -1,0 +1,183 @@
+"""Side work during training: evaluation games and videos of the current policy.
+
+In an MPI run, --eval_node / --record_node dedicate the last world ranks to it (run_side_rank):
+they receive fresh weights from trainer rank 0 every --eval_every updates, play or record, and
+send results back; rank 0 logs them beside the training curve. In a one-process run, the same
+work runs in-process between updates (InProcessSide)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ba3c.config import Config
+from ba3c.errors import UserError
+
+
+class _Abort(Exception):
+    pass
+
+
+def eval_round(cfg: Config, policy, seed: int, should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    from ba3c.evaluate import play_games
+    from ba3c.scores import summarize
+
+    scores, lengths = play_games(policy, cfg.env, cfg.eval_games, seed=seed, noop_max=cfg.noop_max,
+                                 sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
+                                 fire_on_life_loss=cfg.fire_on_life_loss, should_stop=should_stop)
+    return {"scores": scores, **summarize(cfg.env, scores)}
+
+
+def record_video(cfg: Config, policy, seed: int, path: Path, should_stop: Callable[[], bool] = lambda: False):
+    from ba3c.video import game_frames, record
+
+    def frames():
+        for i, item in enumerate(game_frames(policy, cfg.env, seed, noop_max=cfg.noop_max,
+                                             sticky_actions=cfg.sticky_actions,
+                                             max_episode_frames=cfg.max_episode_frames,
+                                             fire_on_life_loss=cfg.fire_on_life_loss)):
+            if i % 50 == 0 and should_stop():
+                raise _Abort
+            yield item
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return record(frames(), path)
+
+
+def video_path(run_dir: Path, frames: int) -> Path:
+    return run_dir / "videos" / f"frames-{frames:012d}.mp4"
+
+
+def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
+    """Loop of an eval or record rank until trainer rank 0 says stop."""
+    from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
+
+    from ba3c.evaluate import _Abandoned, model_policy
+    from ba3c.games import action_meanings
+    from ba3c.model import PolicyValueNet
+
+    model = PolicyValueNet(cfg.arch, len(action_meanings(cfg.env)), cfg.fc_neurons, seed=cfg.seed)
+    policy = model_policy(model)
+    state: dict[str, Any] = {"frames": None, "pending": None, "stop": False}
+
+    def pump() -> bool:
+        for tag, _src, payload in comm.poll(source=0):
+            if tag == TAG_WEIGHTS:
+                state["pending"] = payload  # applied between rounds, so a round uses one policy
+            elif tag == TAG_STOP:
+                state["stop"] = True
+        return state["stop"]
+
+    last_video = -float("inf")
+    rounds = 0
+    evaluated = None  # frames of the weights last evaluated: one round per delivery
+    while not pump():
+        if state["pending"] is not None:
+            state["frames"], weights = state["pending"]
+            state["pending"] = None
+            model.set_weights(weights)
+        if state["frames"] is None:
+            time.sleep(0.05)
+            continue
+        seed = cfg.seed + 1_000_003 * (comm.world_rank + 1) + rounds
+        rounds += 1
+        try:
+            if comm.role == "eval" and evaluated == state["frames"]:
+                time.sleep(0.05)
+            elif comm.role == "eval":
+                frames = evaluated = state["frames"]
+                result = eval_round(cfg, policy, seed, should_stop=pump)
+                comm.send(0, TAG_REPORT, {"role": "eval", "frames": frames, **result})
+            elif time.time() - last_video >= cfg.record_every * 60:
+                frames = state["frames"]
+                n, score = record_video(cfg, policy, seed, video_path(run_dir, frames), should_stop=pump)
+                last_video = time.time()
+                comm.send(0, TAG_REPORT, {"role": "record", "frames": frames, "video_frames": n, "score": score,
+                                          "path": str(video_path(run_dir, frames))})
+            else:
+                time.sleep(0.2)
+        except (_Abort, _Abandoned):
+            break
+    comm.send(0, TAG_BYE, None)
+    comm.drain_sends()
+    return 0
+
+
+class SideWork:
+    """Trainer rank 0's end: feed side ranks (or do their work in-process) and log their reports."""
+
+    def __init__(self, cfg: Config, comm, run_dir: Path, learner, log) -> None:
+        self.cfg, self.comm, self.run_dir, self.learner, self.log = cfg, comm, run_dir, learner, log
+        self.roles = [r for r, on in (("eval", cfg.eval_node), ("record", cfg.record_node)) if on]
+        self.remote = dict(comm.side_ranks)
+        self.last_video = -float("inf")
+        self.rounds = 0
+        self.latest_eval: dict[str, Any] | None = None
+        self._policy = None
+
+    def _local_policy(self):
+        if self._policy is None:
+            from ba3c.evaluate import model_policy
+
+            self._policy = model_policy(self.learner.model)
+        return self._policy
+
+    def step(self, updates: int, frames: int) -> None:
+        """Called by trainer rank 0 after every update."""
+        if not self.roles:
+            return
+        if self.remote:
+            if updates % self.cfg.eval_every == 0:
+                weights = self.learner.model.get_weights()
+                for rank in self.remote.values():
+                    self.comm.send_weights(rank, weights, frames)
+            self._collect()
+            return
+        seed = self.cfg.seed + 1_000_003 + self.rounds
+        if "eval" in self.roles and updates % self.cfg.eval_every == 0:
+            self.rounds += 1
+            self._report({"role": "eval", "frames": frames, **eval_round(self.cfg, self._local_policy(), seed)})
+        if "record" in self.roles and time.time() - self.last_video >= self.cfg.record_every * 60:
+            self.rounds += 1
+            path = video_path(self.run_dir, frames)
+            n, score = record_video(self.cfg, self._local_policy(), seed, path)
+            self.last_video = time.time()
+            self._report({"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)})
+
+    def _collect(self) -> list[int]:
+        from mpi.comm import TAG_BYE, TAG_REPORT
+
+        byes = []
+        for tag, src, payload in self.comm.poll():
+            if tag == TAG_REPORT:
+                self._report(payload)
+            elif tag == TAG_BYE:
+                byes.append(src)
+        return byes
+
+    def _report(self, rep: dict[str, Any]) -> None:
+        if rep["role"] == "eval":
+            self.latest_eval = rep
+            print(f"eval at {rep['frames']:,} frames: mean {rep['mean']:.1f} median {rep['median']:.1f} "
+                  f"over {rep['games']} games", flush=True)
+        else:
+            print(f"video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})", flush=True)
+        self.log.side_report(rep)
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Tell side ranks to stop and wait for their last reports (bounded, so no hang)."""
+        if not self.remote:
+            return
+        from mpi.comm import TAG_STOP
+
+        for rank in self.remote.values():
+            self.comm.send(rank, TAG_STOP, None)
+        waiting = set(self.remote.values())
+        deadline = time.time() + timeout
+        while waiting and time.time() < deadline:
+            waiting -= set(self._collect())
+            time.sleep(0.05)
+        if waiting:
+            raise UserError(f"side rank(s) {sorted(waiting)} did not answer within {timeout:.0f} s after training "
+                            "ended")
+        self.comm.drain_sends()
