@@ -198,9 +198,12 @@ def train(cfg: Config, comm: Comm) -> int:
     life_returns: list[float] = []
     sums = {k: 0.0 for k in STAT_NAMES + ("grad_norm", "t_env", "t_act", "t_learn", "t_allreduce", "t_other")}
     n_since_log = n_applied = 0
-    # Fault injection for tests of the non-finite path: BA3C_FAULT_NAN="<rank>:<update>".
+    # Fault injection for tests of the non-finite path: BA3C_FAULT_NAN="<rank>:<first update>[-<last>]".
     fault = os.environ.get("BA3C_FAULT_NAN", "")
-    fault_nan_update = int(fault.split(":")[1]) if fault.startswith(f"{comm.rank}:") else -1
+    nan_first = nan_last = -1
+    if fault.startswith(f"{comm.rank}:"):
+        first, _, last = fault.split(":")[1].partition("-")
+        nan_first, nan_last = int(first), int(last or first)
     t_start = time.time() - counters["wall_time"]
     t_last_log = t_last_save = time.time()
     frames_at_log = counters["frames"]
@@ -208,14 +211,28 @@ def train(cfg: Config, comm: Comm) -> int:
     bad_in_row = 0
     last_row = None
 
-    def save() -> None:
+    disk_error: list[str] = []
+
+    def save() -> bool:
+        """Rank 0 only. A failed write (disk full, folder gone) keeps the previous checkpoints intact
+        and asks all ranks to stop at the next update."""
         counters["wall_time"] = time.time() - t_start
         meta = {"game": cfg.env, "arch": cfg.arch, "fc_neurons": cfg.fc_neurons, "n_actions": envs.n_actions,
                 "optimizer": cfg.optimizer, "counters": dict(counters), "config": cfg.to_dict(),
-                "world_size": comm.size}
-        path = checkpoint.save(run_dir / "checkpoints", counters["updates"],
-                               dict(zip(learner.state_names(), learner.get_state())), meta, cfg.keep_checkpoints)
+                "world_size": comm.size, "weights_checksum": learner.weights_checksum()}
+        try:
+            path = checkpoint.save(run_dir / "checkpoints", counters["updates"],
+                                   dict(zip(learner.state_names(), learner.get_state())), meta, cfg.keep_checkpoints)
+        except OSError as e:
+            last = checkpoint.list_checkpoints(run_dir / "checkpoints")
+            disk_error.append(f"cannot write a checkpoint in {run_dir / 'checkpoints'} ({e.strerror}); the last "
+                              f"good one is {last[-1] if last else 'none'}. Free space and run the same command "
+                              "to resume")
+            warn(comm, f"error: {disk_error[-1]}")
+            stop.requested = True
+            return False
         say(comm, f"checkpoint {path} ({counters['frames']:,} frames)")
+        return True
 
     reason = "done"
     t_end_prev = time.perf_counter()
@@ -247,7 +264,7 @@ def train(cfg: Config, comm: Comm) -> int:
                             comm.rank == 0 and now - t_last_save >= cfg.save_every], np.float32)
         flat = learner.gradients(obs_buf, obs, act_buf, rew_buf, done_buf, pmask_buf, vmask_buf,
                                  np.float32(beta_at(frames_now)), control)
-        if fault_nan_update == counters["updates"]:
+        if nan_first <= counters["updates"] <= nan_last:
             flat = flat.numpy().copy()
             flat[:learner.num_params] = np.nan
         t2 = time.perf_counter()
@@ -323,9 +340,12 @@ def train(cfg: Config, comm: Comm) -> int:
             say(comm, f"weights identical on all {comm.size} rank(s): checksum {checksums[0]}")
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
-        save()
+        saved = save()
         side.close()
         log.close()
+        if not saved:
+            envs.close()
+            raise UserError(disk_error[-1])
         if reason == "signal":
             say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
     envs.close()

@@ -57,6 +57,7 @@ class RunLog:
         self.progress_path = folder / "progress.jsonl"
         self._tb = None
         self._bar = None
+        self._log_failed = False
         show = progress == "on" or (progress == "auto" and sys.stdout.isatty())
         if show:
             from tqdm import tqdm
@@ -77,16 +78,23 @@ class RunLog:
         return self._tb
 
     def log(self, row: dict[str, Any]) -> None:
-        """Append one progress row to progress.jsonl and TensorBoard; refresh the progress bar."""
-        with open(self.progress_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        import tensorflow as tf
+        """Append one progress row to progress.jsonl and TensorBoard; refresh the progress bar.
+        A failed write (disk full) is reported once and training goes on; checkpoints decide."""
+        try:
+            with open(self.progress_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            import tensorflow as tf
 
-        with self.tensorboard().as_default(step=int(row["frames"])):
-            for k, v in row.items():
-                if k != "frames" and isinstance(v, (int, float)) and v is not None:
-                    tf.summary.scalar(k, v)
-        self.tensorboard().flush()
+            with self.tensorboard().as_default(step=int(row["frames"])):
+                for k, v in row.items():
+                    if k != "frames" and isinstance(v, (int, float)) and v is not None:
+                        tf.summary.scalar(k, v)
+            self.tensorboard().flush()
+        except Exception as e:  # OSError, or TensorFlow's own error type for the event file
+            if not self._log_failed:
+                why = getattr(e, "strerror", None) or str(e).splitlines()[0]
+                print(f"warning: cannot write the progress log in {self.folder} ({why})", file=sys.stderr)
+            self._log_failed = True
         if self._bar is None:
             score = row.get("score_mean100")
             print(f"frames {row['frames']:>12,}  fps {row['fps']:7.0f}  score(100) "

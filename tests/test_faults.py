@@ -1,0 +1,189 @@
+"""Faults with real processes and real signals: preemption, dead ranks, bad checkpoints, full
+disks, non-finite gradients, and random command lines."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ba3c import checkpoint
+from ba3c.config import parse_config
+from ba3c.errors import UserError
+from conftest import MPIRUN, ROOT, run_train
+
+SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--progress", "off", "--log_every", "1"]
+
+
+def start_mpirun(args, n=2):
+    cmd = [*MPIRUN, str(n), sys.executable, str(ROOT / "train.py"), *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True)
+
+
+def rank_pids(mpirun_pid):
+    out = subprocess.run(["pgrep", "-P", str(mpirun_pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_for_progress(run, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run / "progress.jsonl").exists() and len((run / "progress.jsonl").read_text().splitlines()) >= 2:
+            return
+        time.sleep(0.5)
+    raise AssertionError("training never started")
+
+
+@pytest.mark.slow
+def test_sigterm_to_ranks_checkpoints_and_resumes(tmp_path):
+    """What Slurm does on preemption or time-out: SIGTERM to every task."""
+    run = tmp_path / "t"
+    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "t"])
+    wait_for_progress(run)
+    for pid in rank_pids(proc.pid):
+        os.kill(pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped by SIGTERM" in out and "weights identical on all 2 rank(s)" in out
+    last = checkpoint.list_checkpoints(run / "checkpoints")[-1]
+    _, meta = checkpoint.load(last)
+    frames = meta["counters"]["frames"]
+    p = run_train(SMALL + ["--total_frames", frames + 800, "--logdir", tmp_path, "--name", "t"],
+                  launcher=[*MPIRUN, "2"], timeout=300)
+    assert f"resumed from {last} at {frames:,} frames" in p.stdout
+    _, meta2 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
+    assert meta2["counters"]["updates"] > meta["counters"]["updates"]
+
+
+@pytest.mark.slow
+def test_sigusr1_to_mpirun_checkpoints_and_exits_zero(tmp_path):
+    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "u"])
+    wait_for_progress(tmp_path / "u")
+    os.kill(proc.pid, signal.SIGUSR1)  # mpirun forwards USR1 to every rank
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped by SIGUSR1" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["horovod", "mpi4py"])
+def test_sigkill_of_one_rank_ends_job_fast_and_resume_works(tmp_path, backend):
+    run = tmp_path / "k"
+    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "k", "--comm", backend,
+                                 "--save_every", 2])
+    wait_for_progress(run)
+    deadline = time.time() + 120
+    while not checkpoint.list_checkpoints(run / "checkpoints") and time.time() < deadline:
+        time.sleep(0.5)
+    ranks = rank_pids(proc.pid)
+    assert len(ranks) == 2
+    os.kill(ranks[1], signal.SIGKILL)
+    t0 = time.time()
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0 and time.time() - t0 < 60
+    time.sleep(1)
+    alive = [p for p in ranks if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read()]
+    assert not alive, f"orphan ranks {alive}"
+    latest = checkpoint.load_latest(run / "checkpoints")
+    assert latest is not None
+    p = run_train(SMALL + ["--total_frames", latest[2]["counters"]["frames"] + 400, "--logdir", tmp_path, "--name",
+                           "k", "--comm", backend], launcher=[*MPIRUN, "2"], timeout=300)
+    assert "resumed from" in p.stdout
+
+
+@pytest.mark.slow
+def test_nan_gradient_on_one_rank_is_skipped_on_all(tmp_path):
+    p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "n"], launcher=[*MPIRUN, "2"],
+                  env={"BA3C_FAULT_NAN": "1:3"}, timeout=300)
+    assert "update skipped on all ranks (1 in a row)" in p.stdout
+    assert "weights identical on all 2 rank(s)" in p.stdout
+    _, meta = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "n" / "checkpoints")[-1])
+    assert meta["counters"]["skipped_updates"] == 1
+    rows = [json.loads(x) for x in (tmp_path / "n" / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["skipped_updates"] == 1
+
+
+def test_nan_run_stops_after_n_in_a_row_with_last_good_weights(tmp_path):
+    args = SMALL + ["--total_frames", 1e6, "--logdir", tmp_path, "--name", "m", "--comm", "none",
+                    "--max_bad_updates", 3]
+    p = run_train(args, env={"BA3C_FAULT_NAN": "0:2-1000"}, check=False)
+    assert p.returncode == 2
+    assert "3 updates in a row had non-finite loss or gradients" in p.stderr.strip().splitlines()[-1]
+    _, meta = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "m" / "checkpoints")[-1])
+    assert meta["counters"]["updates"] == 5 and meta["counters"]["skipped_updates"] == 3
+
+
+def test_truncated_latest_checkpoint_falls_back(train, tmp_path):
+    args = SMALL + ["--logdir", tmp_path, "--name", "c", "--comm", "none"]
+    train(args + ["--total_frames", 400])
+    train(args + ["--total_frames", 800])
+    older, newer = checkpoint.list_checkpoints(tmp_path / "c" / "checkpoints")
+    newer.write_bytes(newer.read_bytes()[:-1000])
+    p = train(args + ["--total_frames", 800])
+    assert "truncated" in p.stderr and f"resumed from {older}" in p.stdout
+
+
+def test_mismatched_architecture_checkpoint_is_refused(train, tmp_path):
+    args = SMALL + ["--logdir", tmp_path, "--name", "a", "--comm", "none", "--total_frames", 400]
+    train(args)
+    p = train(args + ["--fc_neurons", 256], check=False)
+    assert p.returncode == 2
+    assert "fc_neurons 512 (here 256)" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_logdir_fails_at_start(train, tmp_path):
+    (tmp_path / "file").write_text("x")
+    p = train(SMALL + ["--logdir", tmp_path / "file", "--comm", "none"], check=False)
+    assert p.returncode == 2 and "is not writable" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_disk_full_mid_run_stops_cleanly_keeping_last_checkpoint(tmp_path):
+    """A 45 MB tmpfs takes two 20 MB checkpoints; the third write fails mid-run."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=45M", "tmpfs", str(mnt)]).returncode != 0:
+        pytest.fail("cannot mount a tmpfs (the tests run as root on this machine kind)")
+    try:
+        p = run_train(SMALL + ["--logdir", mnt, "--name", "d", "--comm", "none", "--total_frames", 1e8,
+                               "--save_every", 1], check=False, timeout=300)
+        assert p.returncode == 2, p.stderr[-2000:]
+        last = p.stderr.strip().splitlines()[-1]
+        assert "cannot write a checkpoint" in last and "No space left on device" in last
+        kept = checkpoint.list_checkpoints(mnt / "d" / "checkpoints")
+        assert len(kept) == 2
+        checkpoint.load(kept[-1])  # intact
+        assert not [f for f in (mnt / "d" / "checkpoints").iterdir() if f.name.startswith(".")]  # no temp left
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_same_seed_same_first_updates_bit_for_bit(train, tmp_path):
+    sums = []
+    for i in range(2):
+        p = train(SMALL + ["--logdir", tmp_path, "--name", f"d{i}", "--comm", "none", "--total_frames", 1200])
+        sums.append(p.stdout.split("checksum ")[1].split()[0])
+    assert sums[0] == sums[1]
+
+
+FLAGS = ["-e", "-l", "-b", "--envs_per_rank", "--n_step", "-o", "--beta1", "--beta2", "--epsilon", "--gamma",
+         "--entropy_beta", "--grad_clip", "--fc_neurons", "--total_frames", "--seed", "--save_every", "--lr_schedule",
+         "--task", "--sticky_actions", "--noop_max", "--name", "--resume", "--arch", "--comm", "--eval_every"]
+VALUES = st.one_of(st.integers(-10**12, 10**12).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
+                   st.sampled_from(["", "nan", "inf", "-0", "1e400", "Breakout", "adam", "x=y", "1e6=3e-4", "/", ".."]),
+                   st.text(max_size=8))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(FLAGS), VALUES), max_size=5))
+def test_random_flags_give_a_config_or_a_one_line_error(pairs):
+    argv = [x for pair in pairs for x in pair]
+    try:
+        cfg, _ = parse_config(argv)
+        cfg.finalize()
+    except UserError as e:
+        assert "\n" not in str(e)
