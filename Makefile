@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"
 
 bench-learn: $(STAMP)
-	$(PY) benchmarks/bench_learn.py --minutes $(MINUTES) $(ARGS)
+	cd benchmarks && ../$(PY) bench_learn.py --minutes $(MINUTES) -- $(ARGS)
 
 NODES         ?= 1
 TASKS         ?= 2
@@ -52,3 +52,27 @@ slurm-job: $(STAMP)
 
 clean:
 	rm -rf .pytest_cache benchmarks/results/*.tmp
+
+bench-env: $(STAMP)
+	cd benchmarks && ../$(PY) bench_env.py
+
+bench-model: $(STAMP)
+	cd benchmarks && ../$(PY) bench_model.py
+
+bench-train: $(STAMP)
+	cd benchmarks && ../$(PY) bench_train.py
+
+bench-allreduce: $(STAMP)
+	cd benchmarks && ../$(PY) bench_allreduce.py
+
+bench-scaling: $(STAMP)
+	cd benchmarks && ../$(PY) bench_scaling.py
+
+bench: $(STAMP)
+	cd benchmarks && ../$(PY) bench_all.py
+
+plot: $(STAMP)
+	$(PY) -m ba3c.plot $(RUN)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .

@@ -21,8 +21,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ba3c.config import Config, parse_config  # noqa: E402
-from ba3c.quiet import quiet_stderr  # noqa: E402
 from ba3c.errors import UserError  # noqa: E402
+from ba3c.quiet import quiet_stderr  # noqa: E402
 from mpi.comm import Comm, env_rank, init_comm  # noqa: E402
 
 FRAMESKIP = 4
@@ -127,12 +127,10 @@ def train(cfg: Config, comm: Comm) -> int:
     import numpy as np
 
     from ba3c import checkpoint
-    from ba3c.envs import AtariEnvs
+    from ba3c.envs import AtariEnvs, available_cores
     from ba3c.learner import STAT_NAMES, Learner, sample_actions
     from ba3c.runlog import RunLog, check_writable, metadata
     from ba3c.schedules import parse_schedule
-
-    from ba3c.envs import available_cores
 
     threads = cfg.threads or available_cores()
     run_dir = Path(cfg.logdir) / cfg.name

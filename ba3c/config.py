@@ -104,7 +104,8 @@ class Config:
                     "save_every": self.save_every, "log_every": self.log_every,
                     "keep_checkpoints": self.keep_checkpoints,
                     "max_bad_updates": self.max_bad_updates, "episodes": self.episodes,
-                    "eval_every": self.eval_every, "eval_games": self.eval_games, "record_every": self.record_every, "max_episode_frames": self.max_episode_frames}
+                    "eval_every": self.eval_every, "eval_games": self.eval_games, "record_every": self.record_every,
+                    "max_episode_frames": self.max_episode_frames}
         for k, v in positive.items():
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise UserError(f"--{k} must be a positive number, got {v}")

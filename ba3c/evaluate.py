@@ -10,6 +10,7 @@ import numpy as np
 from ba3c.envs import AtariEnvs
 from ba3c.sampling import sample_actions
 
+
 class _Abandoned(Exception):
     pass
 
@@ -52,8 +53,8 @@ def play_games(policy: Policy, game: str, episodes: int, seed: int, noop_max: in
                 envs.close()
                 raise _Abandoned
             envs.step(sample_actions(policy(envs.obs), rng))
-            for i, s, l in zip(envs.finished_ids, envs.finished_scores, envs.finished_lengths):
-                got.setdefault(i, (s, l))  # first game of each env only
+            for i, score, length in zip(envs.finished_ids, envs.finished_scores, envs.finished_lengths):
+                got.setdefault(i, (score, length))  # first game of each env only
             envs.finished_ids, envs.finished_scores, envs.finished_lengths = [], [], []
         envs.close()
         scores += [got[i][0] for i in range(n)]

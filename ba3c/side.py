@@ -50,11 +50,10 @@ def video_path(run_dir: Path, frames: int) -> Path:
 
 def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
     """Loop of an eval or record rank until trainer rank 0 says stop."""
-    from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
-
     from ba3c.evaluate import _Abandoned, model_policy
     from ba3c.games import action_meanings
     from ba3c.model import PolicyValueNet
+    from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
 
     model = PolicyValueNet(cfg.arch, len(action_meanings(cfg.env)), cfg.fc_neurons, seed=cfg.seed)
     policy = model_policy(model)

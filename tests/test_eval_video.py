@@ -8,7 +8,6 @@ import pytest
 
 from ba3c import checkpoint
 from ba3c.envs import AtariEnvs
-from ba3c.errors import UserError
 from ba3c.evaluate import model_policy, play_games
 from ba3c.model import PolicyValueNet
 from ba3c.policy import build_model, export_npz

@@ -10,8 +10,8 @@ def loop_loss(logits, values, actions, returns, pmask, vmask, beta, value_coef):
     pol, ent, val, n_p, n_v = 0.0, 0.0, 0.0, 0.0, 0.0
     for i in range(len(actions)):
         m = max(logits[i])
-        z = sum(math.exp(l - m) for l in logits[i])
-        logp = [l - m - math.log(z) for l in logits[i]]
+        z = sum(math.exp(x - m) for x in logits[i])
+        logp = [x - m - math.log(z) for x in logits[i]]
         adv = returns[i] - values[i]
         if pmask[i]:
             pol += -logp[actions[i]] * adv

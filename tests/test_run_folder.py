@@ -23,6 +23,9 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "lr"):
         assert key in rows[-1]
     assert list((run / "tb").glob("events.out.tfevents.*"))
+    from ba3c.plot import plot_run
+
+    assert plot_run(run).read_bytes()[:4] == b"\x89PNG"
     (ckpt1,) = checkpoint.list_checkpoints(run / "checkpoints")
     arrays1, meta1 = checkpoint.load(ckpt1)
     updates1 = meta1["counters"]["updates"]
