@@ -202,6 +202,8 @@ def train(cfg: Config, comm: Comm) -> int:
     if fault.startswith(f"{comm.rank}:"):
         first, _, last = fault.split(":")[1].partition("-")
         nan_first, nan_last = int(first), int(last or first)
+    crash = os.environ.get("BA3C_FAULT_CRASH", "")  # "<rank>:<update>": raise there, for no-hang tests
+    crash_at = int(crash.split(":")[1]) if crash.startswith(f"{comm.rank}:") else -1
     t_start = time.time() - counters["wall_time"]
     t_last_log = t_last_save = time.time()
     frames_at_log = counters["frames"]
@@ -262,6 +264,8 @@ def train(cfg: Config, comm: Comm) -> int:
                             comm.rank == 0 and now - t_last_save >= cfg.save_every], np.float32)
         flat = learner.gradients(obs_buf, obs, act_buf, rew_buf, done_buf, pmask_buf, vmask_buf,
                                  np.float32(beta_at(frames_now)), control)
+        if counters["updates"] == crash_at:
+            raise RuntimeError(f"injected crash at update {crash_at} (BA3C_FAULT_CRASH)")
         if nan_first <= counters["updates"] <= nan_last:
             flat = flat.numpy().copy()
             flat[:learner.num_params] = np.nan

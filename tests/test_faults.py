@@ -97,6 +97,17 @@ def test_sigkill_of_one_rank_ends_job_fast_and_resume_works(tmp_path, backend):
 
 
 @pytest.mark.slow
+def test_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
+    t0 = time.time()
+    p = run_train(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "x"], launcher=[*MPIRUN, "2"],
+                  env={"BA3C_FAULT_CRASH": "1:5"}, check=False, timeout=300)
+    assert p.returncode != 0
+    assert "[rank 1] crashed" in p.stderr and "injected crash at update 5" in p.stderr
+    assert "[rank 1] aborting the whole job" in p.stderr
+    assert time.time() - t0 < 120
+
+
+@pytest.mark.slow
 def test_nan_gradient_on_one_rank_is_skipped_on_all(tmp_path):
     p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "n"], launcher=[*MPIRUN, "2"],
                   env={"BA3C_FAULT_NAN": "1:3"}, timeout=300)
