@@ -169,7 +169,8 @@ def train(cfg: Config, comm: Comm) -> int:
     log = None
     if comm.rank == 0:
         log = RunLog(run_dir, cfg.total_frames, cfg.progress)
-        world = {"size": comm.size, "backend": comm.backend, "threads_per_rank": threads,
+        world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
+                 "backend": comm.backend, "threads_per_rank": threads,
                  "global_batch": B * comm.size, "lr_effective": cfg.learning_rate * lr_factor,
                  "env_seed_rank0": env_seed, "model_params": learner.num_params}
         log.write_json("config.json", cfg.to_dict())

@@ -7,9 +7,11 @@ ROOT=$(pwd)
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 HOROVOD_VERSION=0.28.1
-APT_PACKAGES="openmpi-bin libopenmpi-dev cmake g++ make slurm-wlm slurm-client munge procps"
+APT_PACKAGES="openmpi-bin libopenmpi-dev cmake g++ make slurm-wlm slurm-client munge procps xvfb xauth"
 
 say() { echo "[install] $*"; }
+# pip echoes a warning per package for this machine kind's unused local indexes; keep logs readable.
+quiet_pip() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
   echo "install: need root or sudo to add Debian packages ($APT_PACKAGES)" >&2; exit 1; fi
@@ -33,8 +35,8 @@ fi
 REQ_STAMP="$VENV/.requirements.$(sha1sum requirements.txt | cut -c1-12)"
 if [ ! -f "$REQ_STAMP" ]; then
   say "pip install -r requirements.txt"
-  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
-  "$VENV/bin/pip" install -q -r requirements.txt
+  quiet_pip "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+  quiet_pip "$VENV/bin/pip" install -q -r requirements.txt
   touch "$REQ_STAMP"
 fi
 
@@ -42,7 +44,7 @@ if [ "${BA3C_SKIP_HOROVOD:-0}" != "1" ] && ! "$VENV/bin/python" -c "import horov
   say "building horovod $HOROVOD_VERSION for CPU (about 5 minutes on 2 cores)"
   build=$(mktemp -d)
   trap 'rm -rf "$build"' EXIT
-  "$VENV/bin/pip" download -q --no-deps --no-binary :all: "horovod==$HOROVOD_VERSION" -d "$build"
+  quiet_pip "$VENV/bin/pip" download -q --no-deps --no-binary :all: "horovod==$HOROVOD_VERSION" -d "$build"
   tar -xzf "$build"/horovod-*.tar.gz -C "$build"
   src=$(echo "$build"/horovod-$HOROVOD_VERSION)
   # xla_mpi_ops.cc only provides GPU XLA custom calls and includes headers TF 2.21 moved.
@@ -50,7 +52,7 @@ if [ "${BA3C_SKIP_HOROVOD:-0}" != "1" ] && ! "$VENV/bin/python" -c "import horov
   (cd "$src" && PATH="/usr/bin:$PATH" CMAKE_POLICY_VERSION_MINIMUM=3.5 \
     HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_MPI=1 HOROVOD_WITHOUT_PYTORCH=1 \
     HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITHOUT_GLOO=1 MAKEFLAGS="-j$(nproc)" \
-    "$VENV/bin/pip" install -q --no-build-isolation --no-cache-dir . )
+    quiet_pip "$VENV/bin/pip" install -q --no-build-isolation --no-cache-dir . )
   "$VENV/bin/python" -c "import horovod.tensorflow as hvd; hvd.init(); print('[install] horovod ok, size', hvd.size())"
 fi
 say "done"

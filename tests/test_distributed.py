@@ -146,3 +146,14 @@ def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
     assert rows and all(r["games"] == 2 and len(r["scores"]) == 2 for r in rows)
     assert len({r["frames"] for r in rows}) == len(rows)  # one round per weight delivery
     assert "eval at" in p.stdout
+
+
+def test_eval_and_record_nodes_together(tmp_path):
+    """4 ranks: 2 trainers, rank 2 evaluates, rank 3 records a video (the first at 0 frames)."""
+    p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "v", "--eval_node",
+                           "--record_node", "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "4"],
+                  timeout=400)
+    assert checksum_line(p.stdout)[0] == "2"
+    videos = list((tmp_path / "v" / "videos").glob("frames-*.mp4"))
+    assert videos and (tmp_path / "v" / "videos.jsonl").exists() and (tmp_path / "v" / "eval.jsonl").exists()
+    assert "video at 0 frames" in p.stdout

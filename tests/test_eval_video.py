@@ -171,3 +171,29 @@ def test_in_process_eval_and_record_during_training(train, tmp_path):
     assert [r["frames"] for r in rows][:2] == [0, 800] and all(r["games"] == 2 for r in rows)
     videos = list((tmp_path / "s" / "videos").glob("frames-*.mp4"))
     assert len(videos) == 1 and "video at 0 frames" in p.stdout
+
+
+def test_play_without_display_suggests_record(train, tmp_path):
+    _, ckpt = write_checkpoint(tmp_path)
+    env = {"DISPLAY": ""}
+    p = train(["--task", "play", "--load", ckpt, "-e", "Breakout"], env=env, check=False)
+    assert p.returncode == 2 and "use --task record" in p.stderr
+
+
+@pytest.mark.slow
+def test_play_in_a_window_on_a_virtual_display(train, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb missing: make install adds it")
+    xvfb = subprocess.Popen(["Xvfb", ":97", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _, ckpt = write_checkpoint(tmp_path)
+        p = train(["--task", "play", "--load", ckpt, "-e", "Breakout", "--max_episode_frames", 2000],
+                  env={"DISPLAY": ":97"}, timeout=300)
+        assert re.search(r"game score \d+", p.stdout)
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)

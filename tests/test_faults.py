@@ -198,3 +198,28 @@ def test_random_flags_give_a_config_or_a_one_line_error(pairs):
         cfg.finalize()
     except UserError as e:
         assert "\n" not in str(e)
+
+
+@pytest.mark.slow
+def test_sigkill_of_one_srun_task_ends_the_step(slurm, tmp_path):
+    run = tmp_path / "s"
+    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, SMALL),
+           "--total_frames", "1e8", "--logdir", str(tmp_path), "--name", "s", "--save_every", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, **slurm.env})
+    wait_for_progress(run)
+    deadline = time.time() + 120
+    while not checkpoint.list_checkpoints(run / "checkpoints") and time.time() < deadline:
+        time.sleep(0.5)
+    out = subprocess.run(["pgrep", "-f", f"{tmp_path} --name s"], capture_output=True, text=True).stdout.split()
+    victims = [int(p) for p in out
+               if open(f"/proc/{p}/cmdline").read().split("\0")[0] == sys.executable]  # the tasks, not srun
+    assert len(victims) == 2, victims
+    os.kill(victims[1], signal.SIGKILL)
+    t0 = time.time()
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0 and time.time() - t0 < 60
+    time.sleep(1)
+    assert not [p for p in victims if os.path.exists(f"/proc/{p}")
+                and "zombie" not in open(f"/proc/{p}/status").read()]
+    assert checkpoint.load_latest(run / "checkpoints") is not None
