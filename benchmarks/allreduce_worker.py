@@ -3,11 +3,13 @@
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run by mpirun as a plain script
+
 from ba3c.quiet import quiet_stderr
-from common import ROOT  # noqa: F401  (puts the repo on sys.path)
 from mpi.comm import init_comm
 
 backend, size = sys.argv[1], int(sys.argv[2])

@@ -29,19 +29,23 @@ def measure(arch: str, envs: int, n_step: int, seconds: float) -> dict:
     cfg.finalize()
     learner = Learner(cfg, 4)
     rng = np.random.default_rng(0)
-    B = cfg.batch_size
-    obs_act = rng.integers(0, 255, (envs, 4, 84, 84), dtype=np.uint8)
-    obs = rng.integers(0, 255, (B, 4, 84, 84), dtype=np.uint8)
-    actions = rng.integers(0, 4, B).astype(np.int32)
-    returns = rng.normal(size=B).astype(np.float32)
-    ones = np.ones(B, np.float32)
+    B, T, N = cfg.batch_size, cfg.n_step, cfg.envs_per_rank
+    from ba3c.learner import N_CONTROL
+
+    obs_act = rng.integers(0, 255, (N, 4, 84, 84), dtype=np.uint8)
+    obs = rng.integers(0, 255, (T, N, 4, 84, 84), dtype=np.uint8)
+    actions = rng.integers(0, 4, (T, N)).astype(np.int32)
+    rewards = rng.normal(size=(T, N)).astype(np.float32)
+    dones = np.zeros((T, N), np.float32)
+    ones = np.ones((T, N), np.float32)
+    control = np.zeros(N_CONTROL, np.float32)
 
     def act():
         learner.act(obs_act)[0].numpy()
 
-    def learn():
-        flat = learner.gradients(obs, actions, returns, ones, ones, np.float32(0.01))
-        learner.apply(flat[:learner.num_params], np.float32(1e-4)).numpy()
+    def learn():  # the trainer's whole learning step: bootstrap, returns, gradients, clip, Adam
+        flat = learner.gradients(obs, obs_act, actions, rewards, dones, ones, ones, np.float32(0.01), control)
+        learner.apply(flat, np.float32(1e-4)).numpy()
 
     return {"arch": arch, "act_batch": envs, "learn_batch": B, "act_samples_per_s": rate(act, envs, seconds),
             "learn_samples_per_s": rate(learn, B, seconds), "params": learner.num_params}

@@ -40,11 +40,13 @@ def main() -> None:
     print(table(measured, ["ranks", "frames_per_s", "update_ms", "t_env_ms", "t_act_ms", "t_learn_ms",
                            "t_allreduce_ms", "t_other_ms"]))
     from ba3c.config import parse_config
+    from ba3c.quiet import quiet_stderr
     from bench_allreduce import model_buffer_floats
 
     cfg, _ = parse_config(a.args.split())
     cfg.finalize()
-    size_bytes = 4 * model_buffer_floats(cfg.arch)
+    with quiet_stderr():
+        size_bytes = 4 * model_buffer_floats(cfg.arch)
     two = measured[1]
     t_c = (two["t_env_ms"] + two["t_act_ms"] + two["t_learn_ms"]) / 1000
     proj = []

@@ -3,8 +3,8 @@ wide margin.
 
 Budget, measured on this machine kind (2 cores, ~3.9k frames/s): 1.2M frames, about 5 minutes.
 Breakout's random policy scores ~1.3 per game (all five lives, FIRE pressed after a lost life, as
-in training); the default trainer reaches a mean of 5-10 over its last 100 games at 1.2M frames
-(10 at 1.2M in the 10-minute bench-learn run quoted in the README). We require at least 3x the
+in training); the default trainer reaches a mean of about 8-10 over its last 100 games at 1.2M frames
+(7.9 at 1.13M and 15.3 at 1.62M in the bench-learn run quoted in the README). We require at least 3x the
 random score measured in this same test, a gap many standard errors wide (random-policy game scores
 have std ~1.2, so the mean of 100 games has a standard error of ~0.12)."""
 import json
