@@ -6,17 +6,22 @@ ARGS    ?=
 MINUTES ?= 30
 NP      ?= 2
 
-.PHONY: install run test test-fast bench bench-learn bench-allreduce bench-scaling slurm-job lint clean help
+.PHONY: install run run-mpi test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
+	bench-scaling slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
 	@echo "make run              train $(GAME) in one process (ARGS='...' adds flags); rerun resumes"
 	@echo "make run-mpi NP=2     the same under mpirun -np NP"
 	@echo "make test             the full test suite (real emulator, mpirun, local Slurm cluster)"
+	@echo "make test-fast        the tests that take seconds (no learning, MPI or Slurm)"
+	@echo "make bench            emulator, network and trainer throughput + ratio to the compute bound"
+	@echo "make bench-env | bench-model | bench-train   the parts of make bench"
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  time one fused gradient allreduce, horovod vs mpi4py, 1/2/4 ranks"
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..'   render an sbatch file"
+	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
 
 $(STAMP): requirements.txt scripts/install.sh
 	./scripts/install.sh
