@@ -157,3 +157,20 @@ def test_eval_and_record_nodes_together(tmp_path):
     videos = list((tmp_path / "v" / "videos").glob("frames-*.mp4"))
     assert videos and (tmp_path / "v" / "videos.jsonl").exists() and (tmp_path / "v" / "eval.jsonl").exists()
     assert "video at 0 frames" in p.stdout
+
+
+def test_sbatch_eval_template_writes_scores(slurm, tmp_path):
+    from ba3c.model import PolicyValueNet
+
+    model = PolicyValueNet("nature", 4, 512, seed=0)
+    ckpt = checkpoint.save(tmp_path, 1, {f"model/{n}": w for n, w in zip(model.names, model.get_weights())},
+                           {"game": "breakout", "arch": "nature", "fc_neurons": 512, "n_actions": 4}, keep=1)
+    job_file = tmp_path / "eval.sbatch"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "render_slurm.py"), "--kind", "eval", "--time", "00:05:00",
+                    "--args", f"-e Breakout --load {ckpt} --episodes 2 --output {tmp_path}/e.json", "--job-name", "ev",
+                    "--log", str(tmp_path / "eval.out"), "--output", str(job_file)], check=True)
+    out = subprocess.run(["sbatch", "--parsable", str(job_file)], capture_output=True, text=True, env=slurm.env,
+                         check=True, cwd=tmp_path).stdout
+    assert _wait_job(slurm, out.strip().split(";")[0], 300) == "COMPLETED", (tmp_path / "eval.out").read_text()
+    assert len(json.loads((tmp_path / "e.json").read_text())["scores"]) == 2
+    assert "breakout: 2 games" in (tmp_path / "eval.out").read_text()
