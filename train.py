@@ -48,12 +48,16 @@ class StopRequest:
 
 def say(comm: Comm, msg: str) -> None:
     if comm.rank == 0:
-        print(msg, flush=True)
+        from ba3c.runlog import print_line
+
+        print_line(msg)
 
 
 def warn(comm: Comm, msg: str) -> None:
+    from ba3c.runlog import print_line
+
     prefix = "" if comm.rank == 0 else f"[rank {comm.rank}] "
-    print(f"{prefix}{msg}", file=sys.stderr, flush=True)
+    print_line(f"{prefix}{msg}", file=sys.stderr)
 
 
 def configure_threads(cfg: Config) -> int:

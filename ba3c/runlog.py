@@ -51,6 +51,17 @@ def check_writable(folder: Path) -> None:
         raise UserError(f"run folder {folder} is not writable ({e.strerror}); choose another --logdir") from None
 
 
+_active_bar = None
+
+
+def print_line(msg: str, file=None) -> None:
+    """Print above the progress bar when one is showing, so lines are not glued to it."""
+    if _active_bar is not None:
+        _active_bar.write(msg, file=file or sys.stdout)
+    else:
+        print(msg, file=file or sys.stdout, flush=True)
+
+
 class RunLog:
     def __init__(self, folder: Path, total_frames: int, progress: str) -> None:
         self.folder = folder
@@ -64,6 +75,8 @@ class RunLog:
 
             self._bar = tqdm(total=total_frames, unit="frame", unit_scale=True, dynamic_ncols=True,
                              smoothing=0.1, mininterval=1.0)
+            global _active_bar
+            _active_bar = self._bar
 
     def write_json(self, name: str, obj: Any) -> None:
         from ba3c.checkpoint import write_atomic
@@ -126,8 +139,10 @@ class RunLog:
         self._bar.refresh()
 
     def close(self) -> None:
+        global _active_bar
         if self._bar is not None:
             self._bar.close()
+            _active_bar = None
         if self._tb is not None:
             self._tb.close()
 

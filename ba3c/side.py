@@ -155,12 +155,14 @@ class SideWork:
         return byes
 
     def _report(self, rep: dict[str, Any]) -> None:
+        from ba3c.runlog import print_line
+
         if rep["role"] == "eval":
             self.latest_eval = rep
-            print(f"eval at {rep['frames']:,} frames: mean {rep['mean']:.1f} median {rep['median']:.1f} "
-                  f"over {rep['games']} games", flush=True)
+            print_line(f"eval at {rep['frames']:,} frames: mean {rep['mean']:.1f} median {rep['median']:.1f} "
+                       f"over {rep['games']} games")
         else:
-            print(f"video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})", flush=True)
+            print_line(f"video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})")
         self.log.side_report(rep)
 
     def close(self, timeout: float = 120.0) -> None:
