@@ -132,8 +132,9 @@ def train(cfg: Config, comm: Comm) -> int:
 
     from ba3c import checkpoint
     from ba3c.envs import AtariEnvs, available_cores
-    from ba3c.learner import STAT_NAMES, Learner, sample_actions
+    from ba3c.learner import STAT_NAMES, Learner
     from ba3c.runlog import RunLog, check_writable, metadata
+    from ba3c.sampling import sample_actions
     from ba3c.schedules import parse_schedule
 
     threads = cfg.threads or available_cores()
@@ -164,9 +165,8 @@ def train(cfg: Config, comm: Comm) -> int:
         env_seed = int(seq.generate_state(1)[0] % (2**31 - 1))
     rng = np.random.default_rng(seq)
     with quiet_stderr():
-        envs = AtariEnvs(cfg.env, cfg.envs_per_rank, seed=env_seed, threads=threads, noop_max=cfg.noop_max,
-                         sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
-                         fire_on_life_loss=cfg.fire_on_life_loss, reward_clip=cfg.reward_clip)
+        envs = AtariEnvs(cfg.env, cfg.envs_per_rank, seed=env_seed, threads=threads, reward_clip=cfg.reward_clip,
+                         **cfg.protocol())
 
     T, N, B = cfg.n_step, cfg.envs_per_rank, cfg.batch_size
     frames_per_update = B * comm.size * FRAMESKIP
@@ -178,7 +178,7 @@ def train(cfg: Config, comm: Comm) -> int:
                  "global_batch": B * comm.size, "lr_effective": cfg.learning_rate * lr_factor,
                  "env_seed_rank0": env_seed, "model_params": learner.num_params}
         log.write_json("config.json", cfg.to_dict())
-        log.write_json("metadata.json", metadata(cfg.to_dict(), world))
+        log.write_json("metadata.json", metadata(world))
         say(comm, f"BA3C {cfg.env} ({envs.n_actions} actions) | {comm.size} rank(s) via {comm.backend} | "
                   f"{N} envs x {T} steps = batch {B}/rank, global {B * comm.size} | {cfg.arch} net "
                   f"{learner.num_params:,} params | lr {cfg.learning_rate * lr_factor:g} | "
@@ -303,9 +303,10 @@ def train(cfg: Config, comm: Comm) -> int:
 
         want_stop = bool(flags[0]) or reason == "nonfinite"
         if flags[1] or want_stop or counters["frames"] >= cfg.total_frames:
-            gathered = comm.gather(envs.pop_finished())
+            my_scores, _, my_lives, _ = envs.pop_finished()
+            gathered = comm.gather((my_scores, my_lives))
             if comm.rank == 0:
-                for scores, _lengths, lives in gathered:
+                for scores, lives in gathered:
                     recent_scores.extend(scores)
                     life_returns.extend(lives)
                     counters["games"] += len(scores)
@@ -340,6 +341,7 @@ def train(cfg: Config, comm: Comm) -> int:
             break
         t_end_prev = time.perf_counter()
 
+    envs.close()
     # Every rank must end with the same weights; say so (or loudly not) once per run.
     checksums = comm.gather(learner.weights_checksum())
     if comm.rank == 0:
@@ -351,11 +353,9 @@ def train(cfg: Config, comm: Comm) -> int:
         side.close()
         log.close()
         if not saved:
-            envs.close()
             raise UserError(disk_error[-1])
         if reason == "signal":
             say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
-    envs.close()
     if reason == "nonfinite":
         raise UserError(f"{cfg.max_bad_updates} updates in a row had non-finite loss or gradients; stopped "
                         "with the last good weights checkpointed. Lower -l/--learning_rate or check --grad_clip")
@@ -372,8 +372,7 @@ def export(cfg: Config) -> int:
 
 def evaluate(cfg: Config) -> int:
     """--task eval: the standard protocol on --episodes full games; prints and writes JSON."""
-    import json
-
+    from ba3c.checkpoint import write_json_atomic
     from ba3c.evaluate import model_policy, play_games
     from ba3c.policy import build_model
     from ba3c.scores import summarize
@@ -384,21 +383,16 @@ def evaluate(cfg: Config) -> int:
     if out.suffix != ".json":
         raise UserError(f"--output {out}: evaluation results are written as .json")
     t0 = time.time()
-    scores, lengths = play_games(model_policy(model), cfg.env, cfg.episodes, seed=cfg.seed, noop_max=cfg.noop_max,
-                                 sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
-                                 fire_on_life_loss=cfg.fire_on_life_loss)
+    scores, lengths = play_games(model_policy(model), cfg.env, cfg.episodes, seed=cfg.seed, **cfg.protocol())
     s = summarize(cfg.env, scores)
-    result = {"game": cfg.env, "model": str(cfg.load), "protocol": {
-        "noop_max": cfg.noop_max, "sticky_actions": cfg.sticky_actions, "max_episode_frames": cfg.max_episode_frames,
-        "fire_on_life_loss": cfg.fire_on_life_loss, "policy": "sampled", "seed": cfg.seed},
+    result = {"game": cfg.env, "model": str(cfg.load),
+              "protocol": {**cfg.protocol(), "policy": "sampled", "seed": cfg.seed},
         **s, "scores": scores, "lengths": lengths, "seconds": round(time.time() - t0, 1)}
     hn = s["human_normalized_mean"]
     print(f"{cfg.env}: {s['games']} games  mean {s['mean']:.1f}  median {s['median']:.1f}  std {s['std']:.1f}  "
           f"min {s['min']:g}  max {s['max']:g}  human-normalised mean "
           f"{'n/a (not in the 57-game table)' if hn is None else f'{100 * hn:.1f}%'}")
-    from ba3c.checkpoint import write_atomic
-
-    write_atomic(out, (json.dumps(result, indent=2) + "\n").encode())
+    write_json_atomic(out, result)
     print(f"wrote {out}")
     return 0
 
@@ -413,9 +407,7 @@ def record_or_play(cfg: Config) -> int:
                         "to get a video instead")
     with quiet_stderr():
         model, _ = build_model(cfg.load, cfg.env)
-    frames = game_frames(model_policy(model), cfg.env, cfg.seed, noop_max=cfg.noop_max,
-                         sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
-                         fire_on_life_loss=cfg.fire_on_life_loss)
+    frames = game_frames(model_policy(model), cfg.env, cfg.seed, **cfg.protocol())
     if cfg.task == "record":
         n, score = record(frames, cfg.output)
         print(f"wrote {cfg.output}: {n} frames, game score {score:g}")
@@ -448,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             if env_rank() != 0:
                 return 0
             return {"export": export, "eval": evaluate, "play": record_or_play, "record": record_or_play}[cfg.task](cfg)
-        roles = tuple(r for r, on in (("eval", cfg.eval_node), ("record", cfg.record_node)) if on)
-        comm = init_comm(cfg.comm, roles)
+        comm = init_comm(cfg.comm, cfg.side_roles())
         if comm.role != "trainer":
             from ba3c.side import run_side_rank
 

@@ -46,6 +46,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Indented JSON, written atomically (see write_atomic)."""
+    write_atomic(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
 def encode(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)

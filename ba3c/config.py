@@ -154,6 +154,15 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def protocol(self) -> dict[str, Any]:
+        """The emulator protocol shared by training, evaluation and videos, as keyword arguments."""
+        return {"noop_max": self.noop_max, "sticky_actions": self.sticky_actions,
+                "max_episode_frames": self.max_episode_frames, "fire_on_life_loss": self.fire_on_life_loss}
+
+    def side_roles(self) -> tuple[str, ...]:
+        """Side work asked for, in the order side ranks are assigned (the last world ranks)."""
+        return tuple(r for r, on in (("eval", self.eval_node), ("record", self.record_node)) if on)
+
 
 def derive_batch(batch: int | None, envs: int | None, n_step: int | None) -> tuple[int, int, int]:
     """Fill the missing members of batch = envs x n_step; refuse an inconsistent trio."""

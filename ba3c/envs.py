@@ -66,7 +66,7 @@ class AtariEnvs:
         self.finished_scores: list[float] = []  # raw score of each whole game, all lives
         self.finished_lengths: list[int] = []  # agent steps of each whole game
         self.finished_life_returns: list[float] = []  # clipped return of each life
-        self.finished_ids: list[int] = []  # env index of each finished game (kept until cleared)
+        self.finished_ids: list[int] = []  # env index of each finished game
 
     def clip(self, rewards: np.ndarray) -> np.ndarray:
         if self.reward_clip > 0:
@@ -103,9 +103,11 @@ class AtariEnvs:
         self.obs = obs
         return StepResult(obs, actions, rewards, dones & valid, valid, forced & (self.fire_action is not None))
 
-    def pop_finished(self) -> tuple[list[float], list[int], list[float]]:
-        out = (self.finished_scores, self.finished_lengths, self.finished_life_returns)
-        self.finished_scores, self.finished_lengths, self.finished_life_returns = [], [], []
+    def pop_finished(self) -> tuple[list[float], list[int], list[float], list[int]]:
+        """Games and lives finished since the last call: (game scores, game lengths in agent steps,
+        clipped per-life returns, env index of each game)."""
+        out = (self.finished_scores, self.finished_lengths, self.finished_life_returns, self.finished_ids)
+        self.finished_scores, self.finished_lengths, self.finished_life_returns, self.finished_ids = [], [], [], []
         return out
 
     def close(self) -> None:

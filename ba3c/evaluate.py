@@ -11,8 +11,8 @@ from ba3c.envs import AtariEnvs
 from ba3c.sampling import sample_actions
 
 
-class _Abandoned(Exception):
-    pass
+class Abandoned(Exception):
+    """Side work given up because training asked the side rank to stop."""
 
 
 Policy = Callable[[np.ndarray], np.ndarray]  # uint8 obs (N, 4, 84, 84) -> logits (N, A)
@@ -51,11 +51,11 @@ def play_games(policy: Policy, game: str, episodes: int, seed: int, noop_max: in
             steps += 1
             if steps % 100 == 0 and should_stop():
                 envs.close()
-                raise _Abandoned
+                raise Abandoned
             envs.step(sample_actions(policy(envs.obs), rng))
-            for i, score, length in zip(envs.finished_ids, envs.finished_scores, envs.finished_lengths):
+            done_scores, done_lengths, _, done_ids = envs.pop_finished()
+            for i, score, length in zip(done_ids, done_scores, done_lengths):
                 got.setdefault(i, (score, length))  # first game of each env only
-            envs.finished_ids, envs.finished_scores, envs.finished_lengths = [], [], []
         envs.close()
         scores += [got[i][0] for i in range(n)]
         lengths += [got[i][1] for i in range(n)]

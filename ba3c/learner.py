@@ -14,7 +14,6 @@ from ba3c.losses import a3c_loss, clip_gradients
 from ba3c.model import OBS_SHAPE, PolicyValueNet
 from ba3c.optim import Optimizer
 from ba3c.returns import n_step_returns_tf
-from ba3c.sampling import sample_actions  # noqa: F401  (re-exported)
 
 STAT_NAMES = ("loss", "policy_loss", "value_loss", "entropy", "advantage")
 N_CONTROL = 3  # stop, log, save flags riding in the gradient buffer (see train.py)

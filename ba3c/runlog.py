@@ -79,9 +79,9 @@ class RunLog:
             _active_bar = self._bar
 
     def write_json(self, name: str, obj: Any) -> None:
-        from ba3c.checkpoint import write_atomic
+        from ba3c.checkpoint import write_json_atomic
 
-        write_atomic(self.folder / name, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+        write_json_atomic(self.folder / name, obj)
 
     def tensorboard(self):
         if self._tb is None:
@@ -147,7 +147,7 @@ class RunLog:
             self._tb.close()
 
 
-def metadata(cfg_dict: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+def metadata(world: dict[str, Any]) -> dict[str, Any]:
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": socket.gethostname(),

@@ -3,7 +3,7 @@
 In an MPI run, --eval_node / --record_node dedicate the last world ranks to it (run_side_rank):
 they receive fresh weights from trainer rank 0 every --eval_every updates, play or record, and
 send results back; rank 0 logs them beside the training curve. In a one-process run, the same
-work runs in-process between updates (InProcessSide)."""
+work runs in-process between updates (SideWork.step)."""
 from __future__ import annotations
 
 import time
@@ -14,43 +14,37 @@ from ba3c.config import Config
 from ba3c.errors import UserError
 
 
-class _Abort(Exception):
-    pass
-
-
-def eval_round(cfg: Config, policy, seed: int, should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+def eval_report(cfg: Config, policy, seed: int, frames: int,
+                should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Play --eval_games full games with the policy; the report rank 0 logs."""
     from ba3c.evaluate import play_games
     from ba3c.scores import summarize
 
-    scores, lengths = play_games(policy, cfg.env, cfg.eval_games, seed=seed, noop_max=cfg.noop_max,
-                                 sticky_actions=cfg.sticky_actions, max_episode_frames=cfg.max_episode_frames,
-                                 fire_on_life_loss=cfg.fire_on_life_loss, should_stop=should_stop)
-    return {"scores": scores, **summarize(cfg.env, scores)}
+    scores, _ = play_games(policy, cfg.env, cfg.eval_games, seed=seed, should_stop=should_stop, **cfg.protocol())
+    return {"role": "eval", "frames": frames, "scores": scores, **summarize(cfg.env, scores)}
 
 
-def record_video(cfg: Config, policy, seed: int, path: Path, should_stop: Callable[[], bool] = lambda: False):
+def video_report(cfg: Config, policy, seed: int, run_dir: Path, frames: int,
+                 should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Record one game to <run>/videos/frames-<frames>.mp4; the report rank 0 logs."""
+    from ba3c.evaluate import Abandoned
     from ba3c.video import game_frames, record
 
-    def frames():
-        for i, item in enumerate(game_frames(policy, cfg.env, seed, noop_max=cfg.noop_max,
-                                             sticky_actions=cfg.sticky_actions,
-                                             max_episode_frames=cfg.max_episode_frames,
-                                             fire_on_life_loss=cfg.fire_on_life_loss)):
+    def checked_frames():
+        for i, item in enumerate(game_frames(policy, cfg.env, seed, **cfg.protocol())):
             if i % 50 == 0 and should_stop():
-                raise _Abort
+                raise Abandoned
             yield item
 
+    path = run_dir / "videos" / f"frames-{frames:012d}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return record(frames(), path)
-
-
-def video_path(run_dir: Path, frames: int) -> Path:
-    return run_dir / "videos" / f"frames-{frames:012d}.mp4"
+    n, score = record(checked_frames(), path)
+    return {"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)}
 
 
 def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
     """Loop of an eval or record rank until trainer rank 0 says stop."""
-    from ba3c.evaluate import _Abandoned, model_policy
+    from ba3c.evaluate import Abandoned, model_policy
     from ba3c.games import action_meanings
     from ba3c.model import PolicyValueNet
     from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
@@ -79,23 +73,18 @@ def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
             time.sleep(0.05)
             continue
         seed = cfg.seed + 1_000_003 * (comm.world_rank + 1) + rounds
-        rounds += 1
         try:
-            if comm.role == "eval" and evaluated == state["frames"]:
-                time.sleep(0.05)
-            elif comm.role == "eval":
-                frames = evaluated = state["frames"]
-                result = eval_round(cfg, policy, seed, should_stop=pump)
-                comm.send(0, TAG_REPORT, {"role": "eval", "frames": frames, **result})
-            elif time.time() - last_video >= cfg.record_every * 60:
-                frames = state["frames"]
-                n, score = record_video(cfg, policy, seed, video_path(run_dir, frames), should_stop=pump)
+            if comm.role == "eval" and evaluated != state["frames"]:
+                evaluated = state["frames"]
+                rounds += 1
+                comm.send(0, TAG_REPORT, eval_report(cfg, policy, seed, evaluated, should_stop=pump))
+            elif comm.role == "record" and time.time() - last_video >= cfg.record_every * 60:
+                rounds += 1
+                comm.send(0, TAG_REPORT, video_report(cfg, policy, seed, run_dir, state["frames"], should_stop=pump))
                 last_video = time.time()
-                comm.send(0, TAG_REPORT, {"role": "record", "frames": frames, "video_frames": n, "score": score,
-                                          "path": str(video_path(run_dir, frames))})
             else:
-                time.sleep(0.2)
-        except (_Abort, _Abandoned):
+                time.sleep(0.05)
+        except Abandoned:
             break
     comm.send(0, TAG_BYE, None)
     comm.drain_sends()
@@ -107,7 +96,7 @@ class SideWork:
 
     def __init__(self, cfg: Config, comm, run_dir: Path, learner, log) -> None:
         self.cfg, self.comm, self.run_dir, self.learner, self.log = cfg, comm, run_dir, learner, log
-        self.roles = [r for r, on in (("eval", cfg.eval_node), ("record", cfg.record_node)) if on]
+        self.roles = cfg.side_roles()
         self.remote = dict(comm.side_ranks)
         self.last_video = -float("inf")
         self.rounds = 0
@@ -135,13 +124,11 @@ class SideWork:
         seed = self.cfg.seed + 1_000_003 + self.rounds
         if "eval" in self.roles and updates % self.cfg.eval_every == 0:
             self.rounds += 1
-            self._report({"role": "eval", "frames": frames, **eval_round(self.cfg, self._local_policy(), seed)})
+            self._report(eval_report(self.cfg, self._local_policy(), seed, frames))
         if "record" in self.roles and time.time() - self.last_video >= self.cfg.record_every * 60:
             self.rounds += 1
-            path = video_path(self.run_dir, frames)
-            n, score = record_video(self.cfg, self._local_policy(), seed, path)
+            self._report(video_report(self.cfg, self._local_policy(), seed, self.run_dir, frames))
             self.last_video = time.time()
-            self._report({"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)})
 
     def _collect(self) -> list[int]:
         from mpi.comm import TAG_BYE, TAG_REPORT

@@ -28,16 +28,15 @@ def run_trainer(frames: int, ranks: int, extra: list[str]) -> dict:
             sys.exit(f"trainer failed:\n{p.stderr[-3000:]}")
         rows = [json.loads(x) for x in (Path(d) / "b" / "progress.jsonl").read_text().splitlines()]
     steady = rows[1:-1] or rows  # the first row holds tracing/compilation, the last a partial interval
-    frames_done = steady[-1]["frames"] - (rows[0]["frames"] if len(rows) > 2 else 0)
-    wall = steady[-1]["wall_time"] - (rows[0]["wall_time"] if len(rows) > 2 else 0)
+    # Measure from the end of the warm-up row when there is one, else from the start of the run.
+    base = rows[0] if len(rows) > 2 else {"frames": 0, "wall_time": 0, "updates": 0}
+    frames_done = steady[-1]["frames"] - base["frames"]
+    wall = steady[-1]["wall_time"] - base["wall_time"]
     out = {"ranks": ranks, "frames": frames_done, "frames_per_s": frames_done / wall,
-           "batch_per_rank": None}
-    weights = [r["updates"] for r in steady]
+           "update_ms": 1000 * wall / (steady[-1]["updates"] - base["updates"])}
     for k in SPLIT:
         if k in steady[0]:
             out[k + "_ms"] = 1000 * sum(r[k] for r in steady) / len(steady)
-    out["update_ms"] = 1000 * wall / (steady[-1]["updates"] - (rows[0]["updates"] if len(rows) > 2 else 0))
-    del weights
     return out
 
 

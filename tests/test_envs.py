@@ -44,7 +44,7 @@ def test_game_score_sums_raw_rewards_over_all_lives():
         for i in np.flatnonzero(~res.valid):  # autoreset: the previous step ended game i
             assert lives_lost[i] == 5
             running[i] = lives_lost[i] = 0
-        scores, lengths, _ = envs.pop_finished()
+        scores, lengths, _, _ = envs.pop_finished()
         if scores:
             checked += len(scores)
             assert all(s >= 0 for s in scores)
