@@ -5,8 +5,9 @@
     mpirun -np 4 python train.py -e Breakout         # a workstation
     srun --mpi=pmix -n 1500 python train.py ...      # a Slurm cluster
 
-Reads top to bottom: set up, then for each update: rollout, returns, gradients, allreduce, apply,
-log, checkpoint. See README.md for the flags and what a run writes.
+train() reads top to bottom: set up, then for each update: collect a rollout, gradients, allreduce,
+apply, then the periodic jobs (log, side work, checkpoint). See README.md for the flags and what a
+run writes.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import signal
 import sys
 import time
 import traceback
-from collections import deque
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -23,9 +23,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from ba3c.config import Config, parse_config  # noqa: E402
 from ba3c.errors import UserError  # noqa: E402
 from ba3c.quiet import quiet_stderr  # noqa: E402
-from mpi.comm import Comm, env_rank, init_comm  # noqa: E402
+from mpi.comm import Comm, LaunchError, env_rank, init_comm  # noqa: E402
 
 FRAMESKIP = 4
+# Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
+# et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
+BATCH_WARN_RATIO = 4
+# ...but not before this many frames: the noise scale starts small and grows as the agent learns.
+BATCH_WARN_AFTER_FRAMES = 1_000_000
+MAX_SEED = 2**31 - 1 - 100_000  # a fresh emulator seed on resume; the emulator adds its env index
 
 
 class StopRequest:
@@ -72,13 +78,15 @@ def configure_threads(cfg: Config) -> int:
     return threads
 
 
-def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> dict:
+def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> tuple[dict, dict | None]:
     """Rank 0 finds and checks a checkpoint; the verdict and the weights go to every rank, so all
-    ranks fail together (no abort needed) or start from identical state."""
+    ranks fail together (no abort needed) or start from identical state. Returns the counters and
+    the saved noise-scale state (None on a new run)."""
     from ba3c import checkpoint
 
     counters = {"frames": 0, "updates": 0, "games": 0, "wall_time": 0.0, "skipped_updates": 0}
-    error, meta, source, warm = None, None, None, None
+    want = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, learner.model.n_actions, cfg.optimizer)
+    error, noise, source, warm = None, None, None, None
     if comm.rank == 0:
         try:
             found = None
@@ -93,21 +101,23 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> dict:
                 found = (Path(cfg.resume), arrays, m)
             if found is not None:
                 source, arrays, meta = found
-                check_compatible(cfg, meta, learner.model.n_actions, source)
+                checkpoint.check_compatible(want, meta, f"checkpoint {source}")
                 learner.set_state([arrays[n] for n in learner.state_names()])
                 counters.update({k: meta["counters"][k] for k in counters if k in meta["counters"]})
+                noise = meta.get("noise_scale")
             elif cfg.load:
-                from ba3c.policy import read_model_file
+                from ba3c.model_file import read_model_file
 
                 weights, meta = read_model_file(cfg.load)
-                check_compatible(cfg, {**meta, "optimizer": cfg.optimizer}, learner.model.n_actions, cfg.load)
+                checkpoint.check_compatible(want, meta, cfg.load, keys=checkpoint.MODEL_KEYS)
                 learner.model.set_weights([weights[f"model/{n}"] for n in learner.model.names])
                 warm = cfg.load
         except UserError as e:
             error = str(e)
         except KeyError as e:
             error = f"checkpoint {source} lacks {e}; it was written by another version"
-    error, counters, source, warm = comm.broadcast_object((error, counters, str(source) if source else None, warm))
+    error, counters, noise, source, warm = comm.broadcast_object(
+        (error, counters, noise, str(source) if source else None, warm))
     if error:
         raise UserError(error)
     learner.set_state(comm.broadcast(learner.get_state()))
@@ -115,30 +125,22 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> dict:
         say(comm, f"resumed from {source} at {counters['frames']:,} frames, update {counters['updates']:,}")
     elif warm:
         say(comm, f"new run warm-started with the weights of {warm}")
-    return counters
+    return counters, noise
 
 
-def check_compatible(cfg: Config, meta: dict, n_actions: int, source) -> None:
-    want = {"game": cfg.env, "arch": cfg.arch, "fc_neurons": cfg.fc_neurons, "n_actions": n_actions,
-            "optimizer": cfg.optimizer}
-    diffs = [f"{k} {meta.get(k)!r} (here {v!r})" for k, v in want.items() if meta.get(k) != v]
-    if diffs:
-        raise UserError(f"checkpoint {source} does not fit this run: it has " + ", ".join(diffs)
-                        + "; use matching flags or another --name")
-
-
-def train(cfg: Config, comm: Comm) -> int:
+def emulator_seed(cfg: Config, rank: int, updates: int) -> int:
+    """seed + 1000 * rank on a new run; a resumed run must not replay the games of its first
+    segment, so it draws a fresh seed from (seed, rank, update)."""
     import numpy as np
 
-    from ba3c import checkpoint
-    from ba3c.envs import AtariEnvs, available_cores
-    from ba3c.learner import STAT_NAMES, Learner
-    from ba3c.runlog import RunLog, check_writable, metadata
-    from ba3c.sampling import sample_actions
-    from ba3c.schedules import parse_schedule
+    if not updates:
+        return cfg.seed + 1000 * rank
+    return int(np.random.SeedSequence([cfg.seed, rank, updates]).generate_state(1)[0] % MAX_SEED)
 
-    threads = cfg.threads or available_cores()
-    run_dir = Path(cfg.logdir) / cfg.name
+
+def check_run_dir(comm: Comm, run_dir: Path) -> None:
+    from ba3c.runlog import check_writable
+
     error = None
     if comm.rank == 0:
         try:
@@ -149,198 +151,167 @@ def train(cfg: Config, comm: Comm) -> int:
     if error:
         raise UserError(error)
 
-    lr_factor = {"none": 1.0, "linear": float(comm.size), "sqrt": float(np.sqrt(comm.size))}[cfg.lr_scaling]
-    lr_at = parse_schedule(cfg.lr_schedule, cfg.learning_rate * lr_factor, cfg.total_frames, "--lr_schedule")
-    beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
 
+class Checkpointer:
+    """Rank 0's checkpoint writer. A failed write (disk full, folder gone) keeps the previous
+    checkpoints intact and asks all ranks to stop at the next update."""
+
+    def __init__(self, cfg: Config, comm: Comm, run_dir: Path, learner, n_actions: int, stop: StopRequest) -> None:
+        from ba3c import checkpoint
+
+        self.cfg, self.comm, self.learner, self.stop = cfg, comm, learner, stop
+        self.folder = run_dir / "checkpoints"
+        self.identity = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer)
+        self.error: str | None = None
+
+    def save(self, counters: dict, noise_state: dict) -> bool:
+        from ba3c import checkpoint
+
+        meta = {**self.identity, "counters": dict(counters), "noise_scale": noise_state, "config": self.cfg.to_dict(),
+                "world_size": self.comm.size, "weights_checksum": self.learner.weights_checksum()}
+        try:
+            path = checkpoint.save(self.folder, counters["updates"],
+                                   dict(zip(self.learner.state_names(), self.learner.get_state())), meta,
+                                   self.cfg.keep_checkpoints)
+        except OSError as e:
+            last = checkpoint.list_checkpoints(self.folder)
+            self.error = (f"cannot write a checkpoint in {self.folder} ({e.strerror}); the last good one is "
+                          f"{last[-1] if last else 'none'}. Free space and run the same command to resume")
+            warn(self.comm, f"error: {self.error}")
+            self.stop.requested = True
+            return False
+        say(self.comm, f"checkpoint {path} ({counters['frames']:,} frames)")
+        return True
+
+
+def train(cfg: Config, comm: Comm) -> int:
+    """Set up; then for each update: collect a rollout, compute gradients, average them over ranks,
+    apply; then the periodic jobs (log, side work, checkpoint) the averaged control flags ask for."""
+    import numpy as np
+
+    from ba3c.batch_plan import plan_batch
+    from ba3c.envs import AtariEnvs, available_cores
+    from ba3c.faults import Faults
     from ba3c.games import action_meanings
+    from ba3c.learner import Control, Learner
+    from ba3c.meter import Meter
+    from ba3c.noise_scale import NoiseScale
+    from ba3c.rollout import Rollout, collect
+    from ba3c.runlog import RunLog, metadata
+    from ba3c.schedules import parse_schedule, scaled_lr_schedule
 
+    # ---- set up -----------------------------------------------------------------------------------
+    run_dir = Path(cfg.logdir) / cfg.name
+    check_run_dir(comm, run_dir)
+    plan = plan_batch(comm.size, cfg.batch_size, cfg.envs_per_rank, cfg.n_step, cfg.global_batch, cfg.lr_scaling)
+    cfg = cfg.sized(plan)
+    threads = cfg.threads or available_cores()
     with quiet_stderr():
-        learner = Learner(cfg, len(action_meanings(cfg.env)))
-    counters = restore_or_init(cfg, comm, learner, run_dir)
-    # A resumed run must not replay the games and action draws of its first segment.
-    env_seed = cfg.seed + 1000 * comm.rank
-    seq = np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]])
-    if counters["updates"]:
-        env_seed = int(seq.generate_state(1)[0] % (2**31 - 1))
-    rng = np.random.default_rng(seq)
+        n_actions = len(action_meanings(cfg.env))
+        learner = Learner(cfg, n_actions, plan.n_step, plan.envs_per_rank, comm.size)
+    counters, noise_state = restore_or_init(cfg, comm, learner, run_dir)
+    env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
     with quiet_stderr():
-        envs = AtariEnvs(cfg.env, cfg.envs_per_rank, seed=env_seed, threads=threads, reward_clip=cfg.reward_clip,
+        envs = AtariEnvs(cfg.env, plan.envs_per_rank, seed=env_seed, threads=threads, reward_clip=cfg.reward_clip,
                          **cfg.protocol())
-
-    T, N, B = cfg.n_step, cfg.envs_per_rank, cfg.batch_size
-    frames_per_update = B * comm.size * FRAMESKIP
-    log = None
-    if comm.rank == 0:
-        log = RunLog(run_dir, cfg.total_frames, cfg.progress)
-        world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
-                 "backend": comm.backend, "threads_per_rank": threads,
-                 "global_batch": B * comm.size, "lr_effective": cfg.learning_rate * lr_factor,
-                 "env_seed_rank0": env_seed, "model_params": learner.num_params}
-        log.write_json("config.json", cfg.to_dict())
-        log.write_json("metadata.json", metadata(world))
-        say(comm, f"BA3C {cfg.env} ({envs.n_actions} actions) | {comm.size} rank(s) via {comm.backend} | "
-                  f"{N} envs x {T} steps = batch {B}/rank, global {B * comm.size} | {cfg.arch} net "
-                  f"{learner.num_params:,} params | lr {cfg.learning_rate * lr_factor:g} | "
-                  f"{threads} thread(s)/rank | seeds env {cfg.seed}+1000*rank | run folder {run_dir}")
-
-    side = None
+    lr_at = scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames)
+    beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
+    frames_per_update = plan.global_batch * FRAMESKIP
+    noise = NoiseScale(state=noise_state)
+    meter = Meter(counters["frames"], noise)
+    stop = StopRequest()
+    faults = Faults(comm.rank)
+    checkpointer = Checkpointer(cfg, comm, run_dir, learner, n_actions, stop)
+    log, side = None, None
     if comm.rank == 0:
         from ba3c.side import SideWork
 
+        log = RunLog(run_dir, cfg.total_frames, cfg.progress)
+        world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
+                 "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
+                 "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
+                 "env_seed_rank0": env_seed, "model_params": learner.num_params}
+        log.write_json("config.json", cfg.to_dict())
+        log.write_json("metadata.json", metadata(world))
+        say(comm, f"BA3C {cfg.env} ({n_actions} actions) | {comm.size} rank(s) via {comm.backend} | {cfg.arch} net "
+                  f"{learner.num_params:,} params | {threads} thread(s)/rank | env seeds {env_seed}+1000*rank | "
+                  f"run folder {run_dir}")
+        say(comm, plan.summary())
         side = SideWork(cfg, comm, run_dir, learner, log)
-        side.step(counters["updates"], counters["frames"])  # side ranks start with the initial weights
-    stop = StopRequest()
-    obs_buf = np.empty((T, N, 4, 84, 84), np.uint8)
-    act_buf = np.empty((T, N), np.int32)
-    rew_buf = np.empty((T, N), np.float32)
-    done_buf = np.empty((T, N), np.float32)
-    vmask_buf = np.empty((T, N), np.float32)
-    pmask_buf = np.empty((T, N), np.float32)
-    recent_scores: deque[float] = deque(maxlen=100)
-    life_returns: list[float] = []
-    sums = {k: 0.0 for k in STAT_NAMES + ("grad_norm", "t_env", "t_act", "t_learn", "t_allreduce", "t_other")}
-    n_since_log = n_applied = 0
-    # Fault injection for tests of the non-finite path: BA3C_FAULT_NAN="<rank>:<first update>[-<last>]".
-    fault = os.environ.get("BA3C_FAULT_NAN", "")
-    nan_first = nan_last = -1
-    if fault.startswith(f"{comm.rank}:"):
-        first, _, last = fault.split(":")[1].partition("-")
-        nan_first, nan_last = int(first), int(last or first)
-    crash = os.environ.get("BA3C_FAULT_CRASH", "")  # "<rank>:<update>": raise there, for no-hang tests
-    crash_at = int(crash.split(":")[1]) if crash.startswith(f"{comm.rank}:") else -1
+        side.step(counters["updates"], counters["frames"])  # side ranks start with this run's starting weights
+    rollout = Rollout.empty(plan.n_step, plan.envs_per_rank)
     t_start = time.time() - counters["wall_time"]
     t_last_log = t_last_save = time.time()
-    frames_at_log = counters["frames"]
-    t_prev_log = time.time()
-    bad_in_row = 0
-    last_row = None
+    last_row, bad_in_row, reason, warned_batch = None, 0, "done", False
 
-    disk_error: list[str] = []
+    def log_progress() -> None:
+        nonlocal last_row, t_last_log, warned_batch
+        my_scores, _, my_lives, _ = envs.pop_finished()
+        gathered = comm.gather((my_scores, my_lives))
+        if comm.rank == 0:
+            for scores, lives in gathered:
+                meter.add_games(scores, lives)
+                counters["games"] += len(scores)
+            frames = counters["frames"]
+            last_row = meter.row(counters, time.time() - t_start, lr_at(frames), beta_at(frames),
+                                 side.latest_eval["mean"] if side.latest_eval else None)
+            log.log(last_row)
+            b_noise = noise.value
+            if (not warned_batch and b_noise and frames >= BATCH_WARN_AFTER_FRAMES
+                    and plan.global_batch > BATCH_WARN_RATIO * b_noise):
+                warned_batch = True
+                warn(comm, f"note: the global batch {plan.global_batch:,} is {plan.global_batch / b_noise:.0f}x the "
+                           f"measured gradient noise scale (~{b_noise:,.0f}): each update averages far more samples "
+                           f"than it can use. Learning per frame will be slower; use --global_batch near "
+                           f"{b_noise:,.0f} (or fewer ranks / --envs_per_rank) to spend frames better")
+        t_last_log = time.time()
 
-    def save() -> bool:
-        """Rank 0 only. A failed write (disk full, folder gone) keeps the previous checkpoints intact
-        and asks all ranks to stop at the next update."""
-        counters["wall_time"] = time.time() - t_start
-        meta = {"game": cfg.env, "arch": cfg.arch, "fc_neurons": cfg.fc_neurons, "n_actions": envs.n_actions,
-                "optimizer": cfg.optimizer, "counters": dict(counters), "config": cfg.to_dict(),
-                "world_size": comm.size, "weights_checksum": learner.weights_checksum()}
-        try:
-            path = checkpoint.save(run_dir / "checkpoints", counters["updates"],
-                                   dict(zip(learner.state_names(), learner.get_state())), meta, cfg.keep_checkpoints)
-        except OSError as e:
-            last = checkpoint.list_checkpoints(run_dir / "checkpoints")
-            disk_error.append(f"cannot write a checkpoint in {run_dir / 'checkpoints'} ({e.strerror}); the last "
-                              f"good one is {last[-1] if last else 'none'}. Free space and run the same command "
-                              "to resume")
-            warn(comm, f"error: {disk_error[-1]}")
-            stop.requested = True
-            return False
-        say(comm, f"checkpoint {path} ({counters['frames']:,} frames)")
-        return True
-
-    reason = "done"
+    # ---- the loop ---------------------------------------------------------------------------------
     t_end_prev = time.perf_counter()
     while counters["frames"] < cfg.total_frames:
-        t0 = time.perf_counter()
-        sums["t_other"] += t0 - t_end_prev  # logging, checkpoints, progress bar of the previous update
-        t_act = 0.0
-        obs = envs.obs
-        for t in range(T):
-            ta = time.perf_counter()
-            logits, _ = learner.act(obs)
-            actions = sample_actions(logits.numpy(), rng)
-            t_act += time.perf_counter() - ta
-            obs_buf[t] = obs
-            res = envs.step(actions)
-            act_buf[t] = res.actions
-            rew_buf[t] = envs.clip(res.rewards)
-            done_buf[t] = res.dones
-            vmask_buf[t] = res.valid
-            pmask_buf[t] = res.valid & ~res.forced
-            obs = res.obs
-        t1 = time.perf_counter()
-
-        frames_now = counters["frames"]
-        # Control flags ride in the gradient buffer, so all ranks learn them from the one allreduce
-        # and take every decision (stop, log, save) at the same update.
+        t_other = time.perf_counter() - t_end_prev  # logging, checkpoints, progress bar of the previous update
+        timing = collect(envs, learner.logits, rng, rollout)
         now = time.time()
-        control = np.array([stop.requested, comm.rank == 0 and now - t_last_log >= cfg.log_every,
-                            comm.rank == 0 and now - t_last_save >= cfg.save_every], np.float32)
-        flat = learner.gradients(obs_buf, obs, act_buf, rew_buf, done_buf, pmask_buf, vmask_buf,
-                                 np.float32(beta_at(frames_now)), control)
-        if counters["updates"] == crash_at:
-            raise RuntimeError(f"injected crash at update {crash_at} (BA3C_FAULT_CRASH)")
-        if nan_first <= counters["updates"] <= nan_last:
-            flat = flat.numpy().copy()
-            flat[:learner.num_params] = np.nan
+        control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,
+                          save=comm.rank == 0 and now - t_last_save >= cfg.save_every)
+        t1 = time.perf_counter()
+        frames = counters["frames"]
+        flat = faults.before_allreduce(counters["updates"], learner.gradients(rollout, beta_at(frames), control),
+                                       learner.num_params)
         t2 = time.perf_counter()
         averaged = comm.allreduce_mean(flat)
         t3 = time.perf_counter()
-        summary = learner.apply(averaged, np.float32(lr_at(frames_now))).numpy()
-        applied, norm, stats, flags = summary[0] > 0, float(summary[1]), summary[2:-3], summary[-3:] > 0
-        if applied:
+        result = learner.apply(averaged, lr_at(frames))
+        t_end_prev = time.perf_counter()
+        meter.add(result, timing, (t2 - t1) + (t_end_prev - t3), t3 - t2, t_other)
+        counters["updates"] += 1
+        counters["frames"] += frames_per_update
+        if result.applied:
             bad_in_row = 0
         else:
             counters["skipped_updates"] += 1
             bad_in_row += 1
-            say(comm, f"warning: non-finite loss or gradients at update {counters['updates']} on some rank; "
+            say(comm, f"warning: non-finite loss or gradients at update {counters['updates'] - 1} on some rank; "
                       f"update skipped on all ranks ({bad_in_row} in a row)")
             if bad_in_row >= cfg.max_bad_updates:
                 reason = "nonfinite"
-        t4 = time.perf_counter()
-        counters["updates"] += 1
-        counters["frames"] += frames_per_update
-        if applied:
-            for k, v in zip(STAT_NAMES, stats):
-                sums[k] += float(v)
-            sums["grad_norm"] += norm
-            n_applied += 1
-        for k, v in (("t_env", t1 - t0 - t_act), ("t_act", t_act), ("t_learn", (t2 - t1) + (t4 - t3)),
-                     ("t_allreduce", t3 - t2)):
-            sums[k] += v
-        n_since_log += 1
-
-        want_stop = bool(flags[0]) or reason == "nonfinite"
-        if flags[1] or want_stop or counters["frames"] >= cfg.total_frames:
-            my_scores, _, my_lives, _ = envs.pop_finished()
-            gathered = comm.gather((my_scores, my_lives))
-            if comm.rank == 0:
-                for scores, lives in gathered:
-                    recent_scores.extend(scores)
-                    life_returns.extend(lives)
-                    counters["games"] += len(scores)
-                now = time.time()
-                row = {"frames": counters["frames"], "updates": counters["updates"],
-                       "wall_time": round(now - t_start, 2),
-                       "fps": (counters["frames"] - frames_at_log) / max(now - t_prev_log, 1e-9),
-                       "games": counters["games"],
-                       "score_mean100": float(np.mean(recent_scores)) if recent_scores else None,
-                       "train_life_return": float(np.mean(life_returns)) if life_returns else None,
-                       "lr": lr_at(frames_now), "entropy_beta": beta_at(frames_now),
-                       "skipped_updates": counters["skipped_updates"],
-                       "eval_score_mean": side.latest_eval["mean"] if side.latest_eval else None}
-                row.update({k: v / max(n_applied if k in STAT_NAMES or k == "grad_norm" else n_since_log, 1)
-                            for k, v in sums.items()})
-                log.log(row)
-                last_row = row
-                frames_at_log, t_prev_log, t_last_log = counters["frames"], now, now
-                life_returns = []
-            sums = {k: 0.0 for k in sums}
-            n_since_log = n_applied = 0
+        stopping = result.control.stop or reason == "nonfinite"
+        if result.control.log or stopping or counters["frames"] >= cfg.total_frames:
+            log_progress()
         if comm.rank == 0:
             side.step(counters["updates"], counters["frames"])
             log.bar_update(counters["frames"], last_row)
-        if flags[2] and not want_stop:
+        if result.control.save and not stopping:
             if comm.rank == 0:
-                save()
+                counters["wall_time"] = time.time() - t_start
+                checkpointer.save(counters, noise.state())
             t_last_save = time.time()
-        if want_stop:
-            if reason != "nonfinite":
-                reason = "signal"
+        if stopping:
+            reason = "nonfinite" if reason == "nonfinite" else "signal"
             break
-        t_end_prev = time.perf_counter()
 
+    # ---- the end ----------------------------------------------------------------------------------
     envs.close()
     # Every rank must end with the same weights; say so (or loudly not) once per run.
     checksums = comm.gather(learner.weights_checksum())
@@ -349,11 +320,12 @@ def train(cfg: Config, comm: Comm) -> int:
             say(comm, f"weights identical on all {comm.size} rank(s): checksum {checksums[0]}")
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
-        saved = save()
+        counters["wall_time"] = time.time() - t_start
+        saved = checkpointer.save(counters, noise.state())
         side.close()
         log.close()
         if not saved:
-            raise UserError(disk_error[-1])
+            raise UserError(checkpointer.error)
         if reason == "signal":
             say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
     if reason == "nonfinite":
@@ -363,7 +335,7 @@ def train(cfg: Config, comm: Comm) -> int:
 
 
 def export(cfg: Config) -> int:
-    from ba3c.policy import export_npz
+    from ba3c.model_file import export_npz
 
     out = export_npz(cfg.load, cfg.output)
     print(f"wrote {out}: weights and the config to rebuild the network")
@@ -374,7 +346,7 @@ def evaluate(cfg: Config) -> int:
     """--task eval: the standard protocol on --episodes full games; prints and writes JSON."""
     from ba3c.checkpoint import write_json_atomic
     from ba3c.evaluate import model_policy, play_games
-    from ba3c.policy import build_model
+    from ba3c.model_file import build_model
     from ba3c.scores import summarize
 
     with quiet_stderr():
@@ -399,7 +371,7 @@ def evaluate(cfg: Config) -> int:
 
 def record_or_play(cfg: Config) -> int:
     from ba3c.evaluate import model_policy
-    from ba3c.policy import build_model
+    from ba3c.model_file import build_model
     from ba3c.video import game_frames, record
 
     if cfg.task == "play" and not os.environ.get("DISPLAY"):
@@ -446,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_side_rank(cfg, comm, Path(cfg.logdir) / cfg.name)
         return train(cfg, comm)
-    except UserError as e:
+    except (UserError, LaunchError) as e:
         # Raised on every rank alike (verdicts are broadcast), so no abort is needed.
         if (comm.rank if comm else rank) == 0:
             print(f"error: {e}", file=sys.stderr)

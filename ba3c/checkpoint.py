@@ -19,6 +19,23 @@ import numpy as np
 from ba3c.errors import UserError
 
 MAGIC = b"BA3C-CKPT-1\n"
+# What a network file must match to be loaded into a run: the model keys for weights alone (warm
+# start, evaluation, exports), plus the optimizer for a full training state (resume).
+MODEL_KEYS = ("game", "arch", "fc_neurons", "n_actions")
+IDENTITY_KEYS = (*MODEL_KEYS, "optimizer")
+
+
+def identity(game: str, arch: str, fc_neurons: int, n_actions: int, optimizer: str) -> dict[str, Any]:
+    return dict(zip(IDENTITY_KEYS, (game, arch, fc_neurons, n_actions, optimizer)))
+
+
+def check_compatible(want: dict[str, Any], meta: dict[str, Any], source: Any,
+                     keys: tuple[str, ...] = IDENTITY_KEYS) -> None:
+    """Refuse, in one line, a file whose identity differs from this run's on any of `keys`."""
+    diffs = [f"{k} {meta.get(k)!r} (here {want[k]!r})" for k in keys if meta.get(k) != want[k]]
+    if diffs:
+        raise UserError(f"{source} does not fit this run: it has " + ", ".join(diffs)
+                        + "; use matching flags or another --name")
 _NAME = re.compile(r"^ckpt-(\d{12})\.ba3c$")
 
 

@@ -5,12 +5,23 @@ import argparse
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ba3c.errors import UserError
 
-DEFAULT_ENVS_PER_RANK = 16
-DEFAULT_N_STEP = 5
+if TYPE_CHECKING:
+    from ba3c.batch_plan import BatchPlan
+
+from ba3c.batch_plan import DEFAULT_ENVS_PER_RANK, DEFAULT_N_STEP, REFERENCE_BATCH, derive_rank_batch
+
+# Initialisers: "orthogonal", "glorot_uniform", "he_normal" as usual; "normal", "uniform" and "xavier"
+# mean what they meant in Distributed-BA3C (see ba3c/model.py), so its published commands run as written.
+INITS = ("orthogonal", "glorot_uniform", "he_normal", "normal", "uniform", "xavier")
+
+
+VALUE_COEF_DEFAULT = 1.0  # 0.5 (R-V)^2 at weight 1, as tensorpack and Distributed-BA3C; measured better (README)
+MAX_RANKS = 100_000
+MAX_SEED = 2**31 - 1 - 1000 * MAX_RANKS
 
 
 def _f(default: Any, help: str, *flags: str, **kw: Any) -> Any:
@@ -27,26 +38,38 @@ class Config:
                   "and 'breakout' all work", "-e", "--env")
     arch: str = _f("nature", "network: 'nature' (Nature-CNN, default: learns faster per hour on CPU) "
                    "or 'ba3c' (Distributed-BA3C conv5-pool stack)", choices=("nature", "ba3c"))
-    # Batch = envs_per_rank x n_step; give any two, the third is derived.
-    batch_size: int | None = _f(None, "samples per update per rank = envs_per_rank x n_step "
-                                f"(default {DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP})", "-b", "--batch_size")
-    envs_per_rank: int | None = _f(None, f"emulators stepped by each rank (default {DEFAULT_ENVS_PER_RANK})")
+    # Batch per rank = envs_per_rank x n_step (give any two, the third is derived), or --global_batch.
+    batch_size: int | None = _f(None, "samples per update per rank = envs_per_rank x n_step; given alone, "
+                                "n_step is the largest <= 5 dividing it (default "
+                                f"{DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP} on one rank; on many ranks, see "
+                                "--global_batch)", "-b", "--batch_size")
+    envs_per_rank: int | None = _f(None, f"emulators stepped by each rank (default {DEFAULT_ENVS_PER_RANK}, "
+                                   "fewer on many ranks so the global batch stays within what learns)")
     n_step: int | None = _f(None, f"steps per rollout, i.e. n of the n-step return (default {DEFAULT_N_STEP})")
+    global_batch: int | None = _f(None, "samples per update over all ranks; envs per rank = global_batch / "
+                                  "(ranks x n_step). Default: 16 envs per rank, capped (see README, Large "
+                                  "global batches)")
     # Optimisation.
     optimizer: str = _f("adam", "adam or rmsprop", "-o", "--optimizer", choices=("adam", "rmsprop"))
     learning_rate: float = _f(1e-3, "learning rate (before --lr_scaling)", "-l", "--learning_rate")
     beta1: float = _f(0.8, "Adam beta1")
     beta2: float = _f(0.75, "Adam beta2")
-    epsilon: float = _f(1e-8, "Adam/RMSProp epsilon (added outside the square root)")
+    epsilon: float = _f(1e-8, "Adam/RMSProp epsilon (see --rms_form for where RMSProp adds it)")
     rms_decay: float = _f(0.99, "RMSProp decay of the squared-gradient average")
+    rms_form: str = _f("torch", "RMSProp form: torch (g / (sqrt(v) + eps), v from 0, as PyTorch/SB3) or tf1 "
+                       "(g / sqrt(v + eps), v from 1, as TF1's RMSPropOptimizer)", choices=("torch", "tf1"))
     lr_schedule: str = _f("constant", "'constant', 'linear' (to 0 at --total_frames) or piecewise "
                           "'FRAMES=VALUE,...' e.g. '40e6=3e-4,80e6=1e-4'")
-    lr_scaling: str = _f("none", "scale the learning rate with the number of training ranks: "
-                         "none, linear (x ranks) or sqrt (x sqrt(ranks))", choices=("none", "linear", "sqrt"))
+    lr_scaling: str = _f("auto", "scale the learning rate (and any --lr_schedule values) with the global "
+                         f"batch B: none, linear (x B/{REFERENCE_BATCH}) or sqrt (x sqrt(B/{REFERENCE_BATCH})); "
+                         "auto = the rule the large-batch study chose", choices=("auto", "none", "linear", "sqrt"))
+    lr_warmup: float = _f(0.0, "frames over which the learning rate ramps linearly from -l to its scaled "
+                          "value (Goyal et al. 2017); 0 = no warm-up")
     gamma: float = _f(0.99, "discount factor")
     entropy_beta: float = _f(0.01, "entropy bonus weight")
     entropy_schedule: str = _f("constant", "schedule for --entropy_beta, same forms as --lr_schedule")
-    value_coef: float = _f(0.5, "weight of the value loss 0.5*(R-V)^2 relative to the policy loss")
+    value_coef: float = _f(VALUE_COEF_DEFAULT, "weight of the value loss mean 0.5*(R-V)^2 relative to the "
+                           "policy loss (1.0 = tensorpack / Distributed-BA3C / SB3's 0.5*mean (R-V)^2)")
     grad_clip: float = _f(0.1, "gradient clip threshold; 0 disables")
     clip_mode: str = _f("avg_norm", "avg_norm: clip each tensor's L2 norm / size (as the source "
                         "projects); global_norm: clip the norm of all gradients together",
@@ -56,19 +79,22 @@ class Config:
                               "in a row had non-finite loss or gradients; such updates are skipped")
     # Network.
     fc_neurons: int | None = _f(None, "width of the fully connected layer (default 512 for nature, 128 for ba3c)")
-    fc_init: str = _f("orthogonal", "initialiser of the fully connected layers",
-                      choices=("orthogonal", "glorot_uniform", "he_normal", "normal"))
-    conv_init: str = _f("orthogonal", "initialiser of the conv layers",
-                        choices=("orthogonal", "glorot_uniform", "he_normal", "normal"))
+    fc_init: str = _f("orthogonal", "initialiser of the fully connected layers; normal and uniform as in "
+                      "Distributed-BA3C", choices=INITS)
+    conv_init: str = _f("orthogonal", "initialiser of the conv layers; normal, uniform and xavier as in "
+                        "Distributed-BA3C", choices=INITS)
     # Environment protocol.
-    noop_max: int = _f(30, "up to this many no-op actions at the start of every game")
+    noop_max: int = _f(30, "at the start of every game the emulator plays a random number in [0, noop_max) "
+                       "of single-frame NOOPs (ale-py's reset, not agent steps)")
     sticky_actions: float = _f(0.0, "probability of repeating the previous action (0.25 = Machado et al. 2018)")
     max_episode_frames: int = _f(108_000, "frame cap of one game (108k = 30 minutes of play)")
-    fire_on_life_loss: bool = _f(True, "press FIRE after a lost life in games that have FIRE "
-                                 "(the usual Atari wrapper's behaviour); that step is not trained on")
+    fire_on_life_loss: bool = _f(True, "press FIRE after a lost life in games that have FIRE (the usual "
+                                 "Atari wrappers do this in training; that step is not trained on). It applies "
+                                 "to evaluation too: --no-fire_on_life_loss for the strict protocol")
     # Run length, seeds, outputs.
     total_frames: int = _f(40_000_000, "stop after this many emulator frames (all ranks, frameskip included)")
-    seed: int = _f(0, "seed; rank r seeds its emulators with seed + 1000 * r")
+    seed: int = _f(0, "seed; rank r seeds its emulators with seed + 1000 * r on a new run (a resumed run "
+                   "draws fresh emulator seeds from seed, rank and update, so it does not replay its start)")
     logdir: str = _f("runs", "folder holding one sub-folder per run")
     name: str | None = _f(None, "run name, i.e. the folder under --logdir (default: the game id)", "--name")
     resume: str = _f("auto", "auto: continue the run folder's latest checkpoint if any; no: refuse to "
@@ -97,9 +123,14 @@ class Config:
                       "may use (Slurm cpus-per-task / CPU affinity)")
 
     def finalize(self) -> "Config":
-        """Validate and fill derived values in place; raise UserError with one line on bad input."""
-        self.batch_size, self.envs_per_rank, self.n_step = derive_batch(
+        """Validate and fill derived values in place; raise UserError with one line on bad input. The
+        batch is checked here and sized at start-up, once the world size is known (ba3c/batch_plan.py)."""
+        self.batch_size, self.envs_per_rank, self.n_step = derive_rank_batch(
             self.batch_size, self.envs_per_rank, self.n_step)
+        if self.global_batch is not None and self.global_batch <= 0:
+            raise UserError(f"--global_batch must be a positive integer, got {self.global_batch}")
+        if self.global_batch is not None and self.batch_size is not None:
+            raise UserError("give either --global_batch or the per-rank -b/--envs_per_rank, not both")
         positive = {"learning_rate": self.learning_rate, "gamma": self.gamma, "total_frames": self.total_frames,
                     "save_every": self.save_every, "log_every": self.log_every,
                     "keep_checkpoints": self.keep_checkpoints,
@@ -127,13 +158,16 @@ class Config:
             self.fc_neurons = 512 if self.arch == "nature" else 128
         if self.fc_neurons <= 0:
             raise UserError(f"--fc_neurons must be positive, got {self.fc_neurons}")
-        if self.seed >= 2**31 or self.seed + 1000 * 100_000 >= 2**32:
-            raise UserError(f"--seed must be below 2**31 - 1e8, got {self.seed}")
+        if self.seed > MAX_SEED:
+            raise UserError(f"--seed must be at most {MAX_SEED:,} (the emulator takes a 32-bit int seed and rank "
+                            f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
         from ba3c.games import resolve_game
         from ba3c.schedules import parse_schedule
 
         self.env = resolve_game(self.env)
         parse_schedule(self.lr_schedule, self.learning_rate, self.total_frames, "--lr_schedule")
+        if self.lr_warmup < 0:
+            raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
         parse_schedule(self.entropy_schedule, self.entropy_beta, self.total_frames, "--entropy_schedule")
         if self.name is None:
             self.name = self.env
@@ -151,6 +185,11 @@ class Config:
             check_video_path(self.output)
         return self
 
+    def sized(self, plan: "BatchPlan") -> "Config":
+        """A copy with the batch fields and the learning-rate rule the plan chose for this world."""
+        return dataclasses.replace(self, batch_size=plan.rank_batch, envs_per_rank=plan.envs_per_rank,
+                                   n_step=plan.n_step, global_batch=plan.global_batch, lr_scaling=plan.lr_scaling)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -162,32 +201,6 @@ class Config:
     def side_roles(self) -> tuple[str, ...]:
         """Side work asked for, in the order side ranks are assigned (the last world ranks)."""
         return tuple(r for r, on in (("eval", self.eval_node), ("record", self.record_node)) if on)
-
-
-def derive_batch(batch: int | None, envs: int | None, n_step: int | None) -> tuple[int, int, int]:
-    """Fill the missing members of batch = envs x n_step; refuse an inconsistent trio."""
-    for flag, v in (("-b/--batch_size", batch), ("--envs_per_rank", envs), ("--n_step", n_step)):
-        if v is not None and v <= 0:
-            raise UserError(f"{flag} must be a positive integer, got {v}")
-    if batch is None:
-        envs = envs or DEFAULT_ENVS_PER_RANK
-        n_step = n_step or DEFAULT_N_STEP
-        return envs * n_step, envs, n_step
-    if envs is None and n_step is None:
-        n_step = DEFAULT_N_STEP
-    if envs is None:
-        if batch % n_step:
-            raise UserError(f"-b {batch} is not a multiple of --n_step {n_step}; give -b = envs_per_rank x n_step")
-        return batch, batch // n_step, n_step
-    if n_step is None:
-        if batch % envs:
-            raise UserError(f"-b {batch} is not a multiple of --envs_per_rank {envs}; "
-                            "give -b = envs_per_rank x n_step")
-        return batch, envs, batch // envs
-    if batch != envs * n_step:
-        raise UserError(f"-b {batch} != --envs_per_rank {envs} x --n_step {n_step}; give two of the three "
-                        "and the third is derived")
-    return batch, envs, n_step
 
 
 class _Parser(argparse.ArgumentParser):

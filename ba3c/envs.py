@@ -45,7 +45,6 @@ class AtariEnvs:
                  fire_on_life_loss: bool = True, reward_clip: float = 1.0) -> None:
         from ale_py.vector_env import AtariVectorEnv
 
-        self.game, self.num_envs = game, num_envs
         self.meanings = action_meanings(game)
         self.n_actions = len(self.meanings)
         self.fire_action = self.meanings.index("FIRE") if fire_on_life_loss and "FIRE" in self.meanings else None
@@ -57,11 +56,11 @@ class AtariEnvs:
             use_fire_reset=True)
         obs, info = self.env.reset(seed=seed)
         self.obs = obs
-        self.reset_info = info
-        self._pending_reset = np.zeros(num_envs, bool)
+        self.reset_info = info  # the emulators' state at the start: no-op frames already played
+        self._episode_frame = np.asarray(info["episode_frame_number"]).copy()
         self._fire_next = np.zeros(num_envs, bool)
         self._game_score = np.zeros(num_envs, np.float64)
-        self._game_frames = np.zeros(num_envs, np.int64)
+        self._game_steps = np.zeros(num_envs, np.int64)  # agent steps of the running game
         self._life_return = np.zeros(num_envs, np.float64)
         self.finished_scores: list[float] = []  # raw score of each whole game, all lives
         self.finished_lengths: list[int] = []  # agent steps of each whole game
@@ -74,34 +73,40 @@ class AtariEnvs:
         return rewards
 
     def step(self, actions: np.ndarray) -> StepResult:
+        """Step every emulator once. A game ends where the emulator resets it, which we read from
+        what it reports (its episode frame counter starts again) rather than guess from lives and
+        flags: ale-py resets after a game over, after the frame cap (even when that step also lost a
+        life and says terminated with lives > 0), and in ROMs whose lives never reach 0 (Adventure)."""
         actions = np.asarray(actions, dtype=np.int64).copy()
-        forced = self._fire_next & ~self._pending_reset
+        forced = self._fire_next.copy()
         if self.fire_action is not None:
             actions[forced] = self.fire_action
-        valid = ~self._pending_reset
         obs, rewards, term, trunc, info = self.env.step(actions)
         rewards = rewards.astype(np.float32)
-        lives = info["lives"]
-        game_over = trunc | (term & (lives == 0))
-        dones = term | trunc
-
-        # Autoreset steps start a new game; their reward belongs to no one (always 0 in practice).
-        self._game_score += np.where(valid, rewards, 0.0)
-        self._game_frames += valid
-        self._life_return += np.where(valid, self.clip(rewards), 0.0)
-        for i in np.flatnonzero(dones & valid):
-            self.finished_life_returns.append(float(self._life_return[i]))
-            self._life_return[i] = 0.0
-        for i in np.flatnonzero(game_over & valid):
+        episode_frame = np.asarray(info["episode_frame_number"])
+        # The emulator's autoreset step: it ignored the action and began a new game. Its reward
+        # belongs to no one (always 0 in practice) and the game before it is over.
+        reset = episode_frame <= self._episode_frame
+        valid = ~reset
+        self._episode_frame = episode_frame.copy()
+        for i in np.flatnonzero(reset):
             self.finished_scores.append(float(self._game_score[i]))
-            self.finished_lengths.append(int(self._game_frames[i]))
+            self.finished_lengths.append(int(self._game_steps[i]))
             self.finished_ids.append(int(i))
             self._game_score[i] = 0.0
-            self._game_frames[i] = 0
-        self._pending_reset = game_over & valid
-        self._fire_next = term & ~game_over & (self.fire_action is not None)
+            self._game_steps[i] = 0
+        dones = (term | trunc) & valid
+        self._game_score += np.where(valid, rewards, 0.0)
+        self._game_steps += valid
+        self._life_return += np.where(valid, self.clip(rewards), 0.0)
+        for i in np.flatnonzero(dones):
+            self.finished_life_returns.append(float(self._life_return[i]))
+            self._life_return[i] = 0.0
+        # After a lost life the usual wrappers press FIRE; if the game is in fact over, the next
+        # step is the reset step and the emulator ignores it (valid is False there).
+        self._fire_next = term & valid & (self.fire_action is not None)
         self.obs = obs
-        return StepResult(obs, actions, rewards, dones & valid, valid, forced & (self.fire_action is not None))
+        return StepResult(obs, actions, rewards, dones, valid, forced & valid)
 
     def pop_finished(self) -> tuple[list[float], list[int], list[float], list[int]]:
         """Games and lives finished since the last call: (game scores, game lengths in agent steps,

@@ -18,6 +18,13 @@ class Abandoned(Exception):
 Policy = Callable[[np.ndarray], np.ndarray]  # uint8 obs (N, 4, 84, 84) -> logits (N, A)
 
 
+def derived_seed(*keys: int) -> int:
+    """A seed for one batch of emulators from (seed, stream, round...). ale-py seeds emulator i with
+    seed + i, so consecutive integers would share all but one emulator between rounds; hashing keeps
+    rounds, waves and side ranks apart."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0] % (2**31 - 10**6))
+
+
 def model_policy(model) -> Policy:
     import tensorflow as tf
 
@@ -42,7 +49,7 @@ def play_games(policy: Policy, game: str, episodes: int, seed: int, noop_max: in
     while len(scores) < episodes:
         n = min(max_parallel, episodes - len(scores))
         with quiet_stderr():
-            envs = AtariEnvs(game, n, seed=seed + 7919 * wave, threads=threads, noop_max=noop_max,
+            envs = AtariEnvs(game, n, seed=derived_seed(seed, wave), threads=threads, noop_max=noop_max,
                              sticky_actions=sticky_actions, max_episode_frames=max_episode_frames,
                              fire_on_life_loss=fire_on_life_loss, reward_clip=0.0)
         got: dict[int, tuple[float, int]] = {}

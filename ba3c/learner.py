@@ -1,69 +1,133 @@
 """The network, its optimizer and the compiled acting / gradient / update steps of one rank.
 
 A train step is split in two compiled halves around the cross-rank averaging, so the same code runs
-with Horovod, mpi4py or no MPI at all:  gradients() -> flat float32 vector -> comm.allreduce_mean
--> apply().
+with Horovod, mpi4py or no MPI at all:
+
+    gradients(rollout) -> one flat float32 buffer -> comm.allreduce_mean -> apply() -> UpdateResult
+
+The buffer's layout is defined here, once (BUFFER_TAIL), next to the code that packs and unpacks it.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from ba3c.config import Config
 from ba3c.losses import a3c_loss, clip_gradients
-from ba3c.model import OBS_SHAPE, PolicyValueNet
+from ba3c.model import PolicyValueNet
+from ba3c.noise_scale import NoiseSample
 from ba3c.optim import Optimizer
 from ba3c.returns import n_step_returns_tf
+from ba3c.rollout import OBS_SHAPE, Rollout
 
 STAT_NAMES = ("loss", "policy_loss", "value_loss", "entropy", "advantage")
-N_CONTROL = 3  # stop, log, save flags riding in the gradient buffer (see train.py)
+
+
+class Control(NamedTuple):
+    """Decisions any rank can ask for; they ride in the gradient buffer, so every rank learns them
+    from the one allreduce and acts on them at the same update (a value > 0 after averaging)."""
+    stop: bool = False
+    log: bool = False
+    save: bool = False
+
+
+# After the P gradient entries, in this order: loss stats, the squared norm of this rank's own
+# (small-batch) gradient for the noise scale, then the control flags. All are averaged over ranks.
+BUFFER_TAIL = (*STAT_NAMES, "local_grad_sq", *(f"control_{f}" for f in Control._fields))
+
+
+class UpdateResult(NamedTuple):
+    applied: bool  # False when anything was non-finite on any rank: every rank skipped the step
+    grad_norm: float  # global L2 norm of the averaged gradient before clipping
+    stats: dict[str, float]  # STAT_NAMES, averaged over ranks
+    noise: NoiseSample  # squared gradient norms at two batch sizes, for the noise scale
+    control: Control
 
 
 class Learner:
-    def __init__(self, cfg: Config, n_actions: int) -> None:
+    def __init__(self, cfg: Config, n_actions: int, n_step: int, n_envs: int, n_ranks: int) -> None:
         self.cfg = cfg
         self.model = PolicyValueNet(cfg.arch, n_actions, cfg.fc_neurons, cfg.conv_init, cfg.fc_init, seed=cfg.seed)
-        self.optimizer = Optimizer(cfg.optimizer, self.model.vars, cfg.beta1, cfg.beta2, cfg.epsilon, cfg.rms_decay)
+        self.optimizer = Optimizer(cfg.optimizer, self.model.vars, cfg.beta1, cfg.beta2, cfg.epsilon, cfg.rms_decay,
+                                   cfg.rms_form)
         self.shapes = [tuple(v.shape) for v in self.model.vars]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.num_params = sum(self.sizes)
+        self.buffer_size = self.num_params + len(BUFFER_TAIL)
+        self.n_ranks = n_ranks
+        self.rank_batch = n_step * n_envs
+        # One process has no other rank's gradient to compare with: it splits its own emulators in two
+        # halves (steps of one emulator are correlated, so never split by time) for the small batch.
+        self.halves = n_ranks == 1 and n_envs >= 2
+        n1 = n_envs // 2
+        self.half_batches = (n_step * n1, n_step * (n_envs - n1))
         # Fixed shapes: each step is traced once. XLA (jit_compile) was measured slower on CPU here.
-        T, N = cfg.n_step, cfg.envs_per_rank
         self.act = tf.function(self._act, input_signature=[tf.TensorSpec((None, *OBS_SHAPE), tf.uint8)])
-        self.gradients = tf.function(self._gradients, input_signature=[
-            tf.TensorSpec((T, N, *OBS_SHAPE), tf.uint8), tf.TensorSpec((N, *OBS_SHAPE), tf.uint8),
-            tf.TensorSpec((T, N), tf.int32), tf.TensorSpec((T, N), tf.float32), tf.TensorSpec((T, N), tf.float32),
-            tf.TensorSpec((T, N), tf.float32), tf.TensorSpec((T, N), tf.float32), tf.TensorSpec((), tf.float32),
-            tf.TensorSpec((N_CONTROL,), tf.float32)])
-        self.apply = tf.function(self._apply, input_signature=[
-            tf.TensorSpec((self.num_params + len(STAT_NAMES) + N_CONTROL,), tf.float32),
-            tf.TensorSpec((), tf.float32)])
+        self._gradients_tf = tf.function(self._gradients, input_signature=[
+            Rollout.spec(n_step, n_envs), tf.TensorSpec((), tf.float32), tf.TensorSpec((len(Control._fields),),
+                                                                                      tf.float32)])
+        self._apply_tf = tf.function(self._apply, input_signature=[
+            tf.TensorSpec((self.buffer_size,), tf.float32), tf.TensorSpec((), tf.float32)])
 
+    # ---- public steps ------------------------------------------------------------------------------
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        return self.act(obs)[0].numpy()
+
+    def gradients(self, rollout: Rollout, entropy_beta: float, control: Control = Control()) -> tf.Tensor:
+        """One rollout -> this rank's flat buffer [gradients..., BUFFER_TAIL...], ready to allreduce."""
+        return self._gradients_tf(rollout, np.float32(entropy_beta), np.array(control, np.float32))
+
+    def apply(self, averaged, lr: float) -> UpdateResult:
+        """Averaged buffer -> clip and optimizer step (skipped on every rank alike when non-finite)."""
+        out = self._apply_tf(averaged, np.float32(lr)).numpy()
+        applied, norm, tail = out[0] > 0, float(out[1]), dict(zip(BUFFER_TAIL, out[2:].tolist()))
+        b_small = self.rank_batch if not self.halves else 2.0 / sum(1.0 / b for b in self.half_batches)
+        noise = NoiseSample(g2_small=tail["local_grad_sq"], b_small=b_small, g2_big=norm * norm,
+                            b_big=self.rank_batch * self.n_ranks)
+        control = Control(*(tail[f"control_{f}"] > 0 for f in Control._fields))
+        return UpdateResult(bool(applied), norm, {k: tail[k] for k in STAT_NAMES}, noise, control)
+
+    # ---- compiled bodies ---------------------------------------------------------------------------
     def _act(self, obs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return self.model(obs)
 
-    def _gradients(self, obs, obs_last, actions, rewards, dones, policy_mask, value_mask, entropy_beta,
-                   control) -> tf.Tensor:
-        """One rollout (T steps x N envs) -> flat [gradients..., loss stats..., control...], the one
-        buffer every rank allreduces. The bootstrap V(s_T) comes from the same forward pass."""
-        T, N = self.cfg.n_step, self.cfg.envs_per_rank
-        _, bootstrap = self.model(obs_last)  # outside the tape: a batched backward of these rows costs more
-        returns = n_step_returns_tf(rewards, dones, bootstrap, self.cfg.gamma)
+    def _loss_gradients(self, r: Rollout, entropy_beta) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """Gradients of the A3C loss on one rollout, and its stats as a vector. The bootstrap V(s_T)
+        is a separate forward pass outside the tape (a batched backward of those rows costs more)."""
+        T, N = r.actions.shape[0], r.actions.shape[1]
+        _, bootstrap = self.model(r.last_obs)
+        returns = n_step_returns_tf(r.rewards, r.dones, bootstrap, self.cfg.gamma)
         with tf.GradientTape() as tape:
-            logits, values = self.model(tf.reshape(obs, (T * N, *OBS_SHAPE)))
-            loss, stats = a3c_loss(logits, values, tf.reshape(actions, (-1,)), tf.reshape(returns, (-1,)),
-                                   tf.reshape(policy_mask, (-1,)), tf.reshape(value_mask, (-1,)), entropy_beta,
+            logits, values = self.model(tf.reshape(r.obs, (T * N, *OBS_SHAPE)))
+            loss, stats = a3c_loss(logits, values, tf.reshape(r.actions, (-1,)), tf.reshape(returns, (-1,)),
+                                   tf.reshape(r.policy_mask, (-1,)), tf.reshape(r.value_mask, (-1,)), entropy_beta,
                                    self.cfg.value_coef)
         grads = tape.gradient(loss, self.model.vars)
+        return grads, tf.stack([stats[k] for k in STAT_NAMES])
+
+    def _gradients(self, r: Rollout, entropy_beta, control) -> tf.Tensor:
+        if self.halves:
+            n1 = r.actions.shape[1] // 2
+            ga, sa = self._loss_gradients(r.envs(slice(0, n1)), entropy_beta)
+            gb, sb = self._loss_gradients(r.envs(slice(n1, None)), entropy_beta)
+            # The mean of the halves: exactly what two ranks holding these halves would average.
+            grads = [(a + b) * 0.5 for a, b in zip(ga, gb)]
+            stats = (sa + sb) * 0.5
+            local_sq = (_sq_norm(ga) + _sq_norm(gb)) * 0.5
+        else:
+            grads, stats = self._loss_gradients(r, entropy_beta)
+            local_sq = _sq_norm(grads)
         flat = [tf.reshape(g, (-1,)) for g in grads]
-        return tf.concat(flat + [tf.stack([stats[k] for k in STAT_NAMES]), control], axis=0)
+        return tf.concat(flat + [stats, [local_sq], control], axis=0)
 
     def _apply(self, averaged: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
-        """Averaged buffer -> clip and step, unless anything is non-finite (then every rank skips
-        alike: they all hold the same averaged buffer). Returns [applied, grad_norm, stats..., control...]."""
+        """-> [applied, grad_norm, BUFFER_TAIL...]. Every rank holds the same averaged buffer, so a
+        non-finite value anywhere makes every rank skip alike."""
         P = self.num_params
-        flat_grads, rest = averaged[:P], averaged[P:]
-        finite = tf.reduce_all(tf.math.is_finite(averaged[:P + len(STAT_NAMES)]))
+        flat_grads = averaged[:P]
+        finite = tf.reduce_all(tf.math.is_finite(averaged[:P + len(STAT_NAMES) + 1]))
 
         def step() -> tf.Tensor:
             grads = [tf.reshape(g, s) for g, s in zip(tf.split(flat_grads, self.sizes), self.shapes)]
@@ -72,9 +136,9 @@ class Learner:
             return norm
 
         norm = tf.cond(finite, step, lambda: tf.constant(float("nan")))
-        return tf.concat([tf.stack([tf.cast(finite, tf.float32), norm]), rest], axis=0)
+        return tf.concat([tf.stack([tf.cast(finite, tf.float32), norm]), averaged[P:]], axis=0)
 
-    # Full state as NumPy arrays, in a fixed order: what checkpoints hold and rank 0 broadcasts.
+    # ---- state: NumPy arrays in a fixed order (what checkpoints hold and rank 0 broadcasts) ---------
     def get_state(self) -> list[np.ndarray]:
         return self.model.get_weights() + self.optimizer.get_state()
 
@@ -93,3 +157,7 @@ class Learner:
         for w in self.model.get_weights():
             h.update(np.ascontiguousarray(w).tobytes())
         return h.hexdigest()[:16]
+
+
+def _sq_norm(grads: list[tf.Tensor]) -> tf.Tensor:
+    return tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads])

@@ -6,10 +6,26 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-OBS_SHAPE = (4, 84, 84)  # frame stack, height, width; uint8
+from ba3c.rollout import OBS_SHAPE
 
 
-def _init(kind: str, shape: tuple[int, ...], gain: float, rng: np.random.Generator) -> np.ndarray:
+def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
+    """TF1's truncated_normal: N(0, std^2) redrawn beyond two standard deviations."""
+    x = rng.standard_normal(shape)
+    bad = np.abs(x) > 2
+    while bad.any():
+        x[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(x) > 2
+    return std * x
+
+
+def _init(kind: str, shape: tuple[int, ...], gain: float, rng: np.random.Generator, layer: str) -> np.ndarray:
+    """Initial weights. orthogonal / glorot_uniform / he_normal take the layer's gain (sqrt 2 for
+    ReLU layers, 0.01 for the policy head, 1 for the value head). normal / uniform / xavier are
+    Distributed-BA3C's and mean what they meant there, gain ignored (it had none):
+    conv normal = truncated normal std 0.03, conv uniform = U(-0.05, 0.05), xavier = Glorot uniform;
+    fc normal = truncated normal std 1/sqrt(fan_in), fc uniform = TF1 uniform_unit_scaling(1.43),
+    i.e. U(+-1.43 sqrt(3 / fan_in))."""
     fan_in = int(np.prod(shape[:-1]))
     fan_out = shape[-1]
     if kind == "orthogonal":
@@ -23,8 +39,16 @@ def _init(kind: str, shape: tuple[int, ...], gain: float, rng: np.random.Generat
         return (gain * rng.uniform(-lim, lim, shape)).astype(np.float32)
     if kind == "he_normal":
         return (gain / np.sqrt(2.0) * rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    if kind == "xavier":  # tf.contrib xavier_initializer_conv2d (uniform): fans include the receptive field
+        rf = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        lim = np.sqrt(6.0 / (fan_in + shape[-1] * rf))
+        return rng.uniform(-lim, lim, shape).astype(np.float32)
     if kind == "normal":
-        return (gain * 0.01 * rng.standard_normal(shape)).astype(np.float32)
+        std = 0.03 if layer == "conv" else 1.0 / np.sqrt(fan_in)
+        return _truncated_normal(rng, shape, std).astype(np.float32)
+    if kind == "uniform":
+        lim = 0.05 if layer == "conv" else 1.43 * np.sqrt(3.0 / fan_in)
+        return rng.uniform(-lim, lim, shape).astype(np.float32)
     raise ValueError(kind)
 
 
@@ -42,7 +66,7 @@ class PolicyValueNet(tf.Module):
     def __init__(self, arch: str, n_actions: int, fc_neurons: int, conv_init: str = "orthogonal",
                  fc_init: str = "orthogonal", seed: int = 0) -> None:
         super().__init__(name="policy_value_net")
-        self.arch, self.n_actions, self.fc_neurons = arch, n_actions, fc_neurons
+        self.n_actions = n_actions
         rng = np.random.default_rng(seed)
         self.layers = ARCHS[arch]
         padding = "VALID" if arch == "nature" else "SAME"
@@ -51,7 +75,7 @@ class PolicyValueNet(tf.Module):
         self.vars: list[tf.Variable] = []
         channels, h, w = OBS_SHAPE[0], OBS_SHAPE[1], OBS_SHAPE[2]
         for name, kh, kw, out, stride, pool in self.layers:
-            self._add(f"{name}/w", _init(conv_init, (kh, kw, channels, out), relu_gain, rng))
+            self._add(f"{name}/w", _init(conv_init, (kh, kw, channels, out), relu_gain, rng, "conv"))
             self._add(f"{name}/b", np.zeros(out, np.float32))
             if padding == "VALID":
                 h, w = (h - kh) // stride + 1, (w - kw) // stride + 1
@@ -61,11 +85,11 @@ class PolicyValueNet(tf.Module):
                 h, w = -(-h // 2), -(-w // 2)
             channels = out
         flat = h * w * channels
-        self._add("fc/w", _init(fc_init, (flat, fc_neurons), relu_gain, rng))
+        self._add("fc/w", _init(fc_init, (flat, fc_neurons), relu_gain, rng, "fc"))
         self._add("fc/b", np.zeros(fc_neurons, np.float32))
-        self._add("policy/w", _init(fc_init, (fc_neurons, n_actions), 0.01, rng))
+        self._add("policy/w", _init(fc_init, (fc_neurons, n_actions), 0.01, rng, "fc"))
         self._add("policy/b", np.zeros(n_actions, np.float32))
-        self._add("value/w", _init(fc_init, (fc_neurons, 1), 1.0, rng))
+        self._add("value/w", _init(fc_init, (fc_neurons, 1), 1.0, rng, "fc"))
         self._add("value/b", np.zeros(1, np.float32))
 
     def _add(self, name: str, value: np.ndarray) -> None:

@@ -32,3 +32,16 @@ def parse_schedule(spec: str, base: float, total_frames: int, flag: str) -> Call
         return value
 
     return piecewise
+
+
+def scaled_lr_schedule(spec: str, base: float, factor: float, warmup_frames: float,
+                       total_frames: int) -> Callable[[float], float]:
+    """The learning rate at a frame count: the --lr_schedule value (piecewise values included) times
+    the batch scaling factor, which ramps linearly from 1 to `factor` over the warm-up frames."""
+    schedule = parse_schedule(spec, base, total_frames, "--lr_schedule")
+
+    def at(frames: float) -> float:
+        ramp = 1.0 if warmup_frames <= 0 else min(1.0, frames / warmup_frames)
+        return schedule(frames) * (1.0 + (factor - 1.0) * ramp)
+
+    return at

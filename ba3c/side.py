@@ -44,7 +44,7 @@ def video_report(cfg: Config, policy, seed: int, run_dir: Path, frames: int,
 
 def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
     """Loop of an eval or record rank until trainer rank 0 says stop."""
-    from ba3c.evaluate import Abandoned, model_policy
+    from ba3c.evaluate import Abandoned, derived_seed, model_policy
     from ba3c.games import action_meanings
     from ba3c.model import PolicyValueNet
     from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
@@ -72,7 +72,7 @@ def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
         if state["frames"] is None:
             time.sleep(0.05)
             continue
-        seed = cfg.seed + 1_000_003 * (comm.world_rank + 1) + rounds
+        seed = derived_seed(cfg.seed, comm.world_rank, rounds)
         try:
             if comm.role == "eval" and evaluated != state["frames"]:
                 evaluated = state["frames"]
@@ -121,7 +121,9 @@ class SideWork:
                     self.comm.send_weights(rank, weights, frames)
             self._collect()
             return
-        seed = self.cfg.seed + 1_000_003 + self.rounds
+        from ba3c.evaluate import derived_seed
+
+        seed = derived_seed(self.cfg.seed, 0, self.rounds)
         if "eval" in self.roles and updates % self.cfg.eval_every == 0:
             self.rounds += 1
             self._report(eval_report(self.cfg, self._local_policy(), seed, frames))

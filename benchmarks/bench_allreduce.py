@@ -13,12 +13,12 @@ from common import ROOT, machine, record, table
 
 def model_buffer_floats(arch: str = "nature") -> int:
     from ba3c.config import parse_config
-    from ba3c.learner import N_CONTROL, STAT_NAMES
+    from ba3c.learner import BUFFER_TAIL
     from ba3c.model import PolicyValueNet
 
     cfg, _ = parse_config(["--arch", arch])
     cfg.finalize()
-    return PolicyValueNet(arch, 4, cfg.fc_neurons).num_params() + len(STAT_NAMES) + N_CONTROL
+    return PolicyValueNet(arch, 4, cfg.fc_neurons).num_params() + len(BUFFER_TAIL)
 
 
 def main() -> None:

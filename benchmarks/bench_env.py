@@ -30,7 +30,7 @@ def env_steps_per_second(game: str, num_envs: int, threads: int, seconds: float)
 
 
 def main() -> None:
-    from ba3c.config import DEFAULT_ENVS_PER_RANK
+    from ba3c.batch_plan import DEFAULT_ENVS_PER_RANK
     from ba3c.envs import available_cores
 
     p = argparse.ArgumentParser(description=__doc__)

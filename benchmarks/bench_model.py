@@ -24,35 +24,34 @@ def rate(fn, samples: int, seconds: float) -> float:
 def measure(arch: str, envs: int, n_step: int, seconds: float) -> dict:
     from ba3c.config import parse_config
     from ba3c.learner import Learner
+    from ba3c.rollout import Rollout
 
     cfg, _ = parse_config(["--arch", arch, "--envs_per_rank", str(envs), "--n_step", str(n_step)])
     cfg.finalize()
-    learner = Learner(cfg, 4)
+    learner = Learner(cfg, 4, n_step, envs, n_ranks=1)
     rng = np.random.default_rng(0)
-    B, T, N = cfg.batch_size, cfg.n_step, cfg.envs_per_rank
-    from ba3c.learner import N_CONTROL
-
-    obs_act = rng.integers(0, 255, (N, 4, 84, 84), dtype=np.uint8)
-    obs = rng.integers(0, 255, (T, N, 4, 84, 84), dtype=np.uint8)
-    actions = rng.integers(0, 4, (T, N)).astype(np.int32)
-    rewards = rng.normal(size=(T, N)).astype(np.float32)
-    dones = np.zeros((T, N), np.float32)
-    ones = np.ones((T, N), np.float32)
-    control = np.zeros(N_CONTROL, np.float32)
+    B = n_step * envs
+    rollout = Rollout.empty(n_step, envs)
+    rollout.obs[...] = rng.integers(0, 255, rollout.obs.shape, dtype=np.uint8)
+    rollout.last_obs[...] = rng.integers(0, 255, rollout.last_obs.shape, dtype=np.uint8)
+    rollout.actions[...] = rng.integers(0, 4, rollout.actions.shape)
+    rollout.rewards[...] = rng.normal(size=rollout.rewards.shape)
+    rollout.dones[...] = 0
+    rollout.policy_mask[...] = rollout.value_mask[...] = 1
+    obs_act = rollout.last_obs
 
     def act():
-        learner.act(obs_act)[0].numpy()
+        learner.logits(obs_act)
 
-    def learn():  # the trainer's whole learning step: bootstrap, returns, gradients, clip, Adam
-        flat = learner.gradients(obs, obs_act, actions, rewards, dones, ones, ones, np.float32(0.01), control)
-        learner.apply(flat, np.float32(1e-4)).numpy()
+    def learn():  # the trainer's whole learning step: bootstrap, returns, gradients (two halves), clip, Adam
+        learner.apply(learner.gradients(rollout, 0.01), 1e-4)
 
     return {"arch": arch, "act_batch": envs, "learn_batch": B, "act_samples_per_s": rate(act, envs, seconds),
             "learn_samples_per_s": rate(learn, B, seconds), "params": learner.num_params}
 
 
 def main() -> None:
-    from ba3c.config import DEFAULT_ENVS_PER_RANK, DEFAULT_N_STEP
+    from ba3c.batch_plan import DEFAULT_ENVS_PER_RANK, DEFAULT_N_STEP
     from ba3c.quiet import quiet_stderr
 
     p = argparse.ArgumentParser(description=__doc__)

@@ -3,7 +3,8 @@ over three backends:
 
 - "none":    a world of one, no MPI imported (plain `python train.py`);
 - "mpi4py":  one MPI_Allreduce of a flat float32 buffer;
-- "horovod": Horovod's ring-allreduce of the same buffer (hvd.init over the trainers' communicator).
+- "horovod": Horovod's allreduce of the same buffer (hvd.init over the trainers' communicator); built
+             for CPU with MPI it is a negotiation round, then one MPI_Allreduce of its fusion buffer.
 
 Trainer ranks average gradients among themselves (`comm.rank`, `comm.size` count trainers only).
 Side ranks (--eval_node, --record_node: the last world ranks) take no part in collectives; they
@@ -21,7 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ba3c.errors import UserError
+
+class LaunchError(Exception):
+    """A launch or backend problem the user can fix; printed as one line. (Defined here so mpi/
+    depends on nothing in ba3c/.)"""
 
 _LAUNCHER_RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
 _LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS")
@@ -50,7 +54,7 @@ class Comm:
     backend = "none"
 
     def __init__(self) -> None:
-        self.rank, self.size, self.local_rank = 0, 1, 0
+        self.rank, self.size = 0, 1
         self.world_rank, self.world_size = 0, 1
         self.role = "trainer"
         self.side_ranks: dict[str, int] = {}  # role -> world rank
@@ -107,14 +111,11 @@ class Mpi4pyComm(Comm):
         self.world_rank, self.world_size = self.world.Get_rank(), self.world.Get_size()
         n_train = self.world_size - n_side
         if n_side and n_train < 1:
-            raise UserError(f"{n_side} side rank(s) (--eval_node/--record_node) need at least "
+            raise LaunchError(f"{n_side} side rank(s) (--eval_node/--record_node) need at least "
                             f"{n_side + 1} MPI ranks; launch with -np {n_side + 1} or more")
         is_trainer = self.world_rank < n_train
         self.comm = self.world.Split(0 if is_trainer else 1, self.world_rank) if n_side else self.world
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
-        local = self.world.Split_type(MPI.COMM_TYPE_SHARED, key=self.world_rank)
-        self.local_rank = local.Get_rank()
-        local.Free()
         self._pending: list[Any] = []  # outstanding non-blocking sends (request, buffer kept alive)
         self._weights_req: dict[int, Any] = {}
 
@@ -203,7 +204,7 @@ class HorovodComm(Mpi4pyComm):
             return  # side ranks never join Horovod
         hvd.init(comm=self.comm)
         if hvd.size() != self.size:
-            raise UserError(f"horovod sees {hvd.size()} ranks but MPI sees {self.size}; rebuild horovod "
+            raise LaunchError(f"horovod sees {hvd.size()} ranks but MPI sees {self.size}; rebuild horovod "
                             "against this MPI (make install)")
 
     def allreduce_mean(self, flat):
@@ -228,18 +229,18 @@ def _horovod_importable() -> bool:
 def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
     """Start the requested backend; 'auto' = horovod if importable, else mpi4py, else a world of one.
 
-    side_roles (e.g. ("eval", "record")) take the last world ranks. Raises UserError when an
+    side_roles (e.g. ("eval", "record")) take the last world ranks. Raises LaunchError when an
     explicit choice cannot be honoured, or when the launcher started several tasks but MPI sees a
     world of one (srun without PMIx), which would otherwise train N unrelated copies."""
     want = launched_size()
     if want > 1 and os.environ.get("SLURM_STEP_NUM_TASKS") and not any(
             v in os.environ for v in ("PMIX_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK")):
         # Checked before MPI starts: OpenMPI without a PMI server aborts inside MPI_Init.
-        raise UserError(f"srun started {want} tasks without a PMI this MPI understands; use "
+        raise LaunchError(f"srun started {want} tasks without a PMI this MPI understands; use "
                         "`srun --mpi=pmix ...` (or set MpiDefault=pmix in slurm.conf)")
     if choice == "none":
         if want > 1:
-            raise UserError(f"--comm none but the launcher started {want} tasks; use --comm auto")
+            raise LaunchError(f"--comm none but the launcher started {want} tasks; use --comm auto")
         return Comm()
     if choice == "auto":
         if want == 1 and not any(v in os.environ for v in _LAUNCHER_RANK_VARS[:3]):
@@ -247,15 +248,15 @@ def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
             return Comm()
         choice = "horovod" if _horovod_importable() else "mpi4py"
     if choice == "horovod" and not _horovod_importable():
-        raise UserError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
+        raise LaunchError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
                         "use --comm mpi4py")
     n_side = len(side_roles) if want > 1 else 0  # in a world of one, side work runs in-process
     try:
         comm: Comm = HorovodComm(n_side) if choice == "horovod" else Mpi4pyComm(n_side)
     except ImportError as e:
-        raise UserError(f"--comm {choice}: {e}; run `make install`") from None
+        raise LaunchError(f"--comm {choice}: {e}; run `make install`") from None
     if comm.world_size == 1 and want > 1:
-        raise UserError(f"the launcher started {want} tasks but MPI sees a world of one: the launcher's "
+        raise LaunchError(f"the launcher started {want} tasks but MPI sees a world of one: the launcher's "
                         "PMI does not match this MPI. Under Slurm use `srun --mpi=pmix ...` (Debian's "
                         "OpenMPI has no PMI2), or launch with mpirun")
     first_side = comm.world_size - n_side

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from ba3c.config import Config, build_parser, derive_batch, parse_config
+from ba3c.batch_plan import derive_rank_batch, plan_batch
+from ba3c.config import MAX_SEED, Config, build_parser, parse_config
 from ba3c.errors import UserError
 
 
@@ -13,20 +14,22 @@ def finalize(args):
 
 
 @pytest.mark.parametrize("given,want", [
-    ((None, None, None), (80, 16, 5)),
+    ((None, None, None), (None, None, None)),
+    ((None, 16, None), (80, 16, 5)),
     ((64, None, 8), (64, 8, 8)),
     ((64, 8, None), (64, 8, 8)),
     ((None, 4, 20), (80, 4, 20)),
     ((40, None, None), (40, 8, 5)),
     ((30, 5, 6), (30, 5, 6)),
+    ((32, None, None), (32, 8, 4)),
 ])
 def test_batch_trio_is_derived(given, want):
-    assert derive_batch(*given) == want
+    assert derive_rank_batch(*given) == want
 
 
 @pytest.mark.parametrize("args,msg", [
     (["-b", "10", "--envs_per_rank", "3", "--n_step", "3"], "-b 10 != --envs_per_rank 3 x --n_step 3"),
-    (["-b", "63"], "not a multiple of --n_step 5"),
+    (["-b", "63", "--n_step", "5"], "not a multiple of --n_step 5"),
     (["-b", "0"], "must be a positive integer"),
     (["-l", "-1"], "--learning_rate must be a positive number"),
     (["-o", "sgd"], "invalid choice: 'sgd'"),
@@ -37,6 +40,9 @@ def test_batch_trio_is_derived(given, want):
     (["--lr_schedule", "sometimes"], "--lr_schedule 'sometimes' is not"),
     (["-e", "Breakot"], "close matches: breakout"),
     (["--name", "a/b"], "plain folder name"),
+    (["--seed", str(2**31 - 1)], "--seed must be at most"),
+    (["--global_batch", "640", "-b", "80"], "either --global_batch or the per-rank"),
+    (["--lr_warmup", "-5"], "--lr_warmup must be >= 0"),
 ])
 def test_nonsense_gives_one_line_user_error(args, msg):
     with pytest.raises(UserError) as e:
@@ -61,6 +67,49 @@ def test_source_project_flag_names_kept():
                     "--fc_init", "glorot_uniform", "--conv_init", "he_normal", "--save_every", "60", "--name", "x"])
     assert (cfg.env, cfg.batch_size, cfg.envs_per_rank, cfg.n_step) == ("pong", 32, 8, 4)
     assert cfg.fc_neurons == 256 and cfg.optimizer == "rmsprop" and cfg.name == "x"
+
+
+def test_seed_projects_best_results_command_parses_as_written():
+    """Distributed-BA3C's README command, minus its launcher flags (-n -g -c --use_sync --ps
+    --simulator_procs --fc_splits), including its initialiser names."""
+    cfg = finalize("-o adam --name neptune_job_name -l 0.001 -b 32 --fc_neurons 128 --fc_init uniform "
+                   "--conv_init normal --epsilon 1e-8 --beta1 0.8 --beta2 0.75 -e Breakout-v0 --eval_node "
+                   "--record_node --save_every 1000".split())
+    assert (cfg.env, cfg.batch_size, cfg.fc_init, cfg.conv_init) == ("breakout", 32, "uniform", "normal")
+    assert (cfg.envs_per_rank, cfg.n_step) == (8, 4)
+    assert cfg.eval_node and cfg.record_node
+
+
+def test_largest_valid_seed_is_accepted():
+    assert finalize(["--seed", str(MAX_SEED)]).seed == MAX_SEED
+
+
+@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 16, 320), (32, 16, 2560), (64, 8, 2560),
+                                                          (768, 1, 3840), (1536, 1, 7680)])
+def test_default_batch_is_capped_at_scale(ranks, want_envs, want_global):
+    plan = plan_batch(ranks)
+    assert (plan.envs_per_rank, plan.n_step, plan.global_batch) == (want_envs, 5, want_global)
+    assert f"global batch {want_global:,}" in plan.summary()
+
+
+def test_explicit_batch_flags_win_over_the_default_cap():
+    assert plan_batch(1536, envs=16).global_batch == 1536 * 80
+    assert plan_batch(1536, batch=32).global_batch == 1536 * 32  # the seed's -b 32 per worker
+    assert plan_batch(4, global_batch=640).envs_per_rank == 32
+    assert plan_batch(1, global_batch=10240).envs_per_rank == 2048  # one process may hold many
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(ranks=8, global_batch=100), "not a positive multiple of 8 rank(s)"),
+                                    (dict(ranks=1536, global_batch=1536), "not a positive multiple"),
+                                    (dict(ranks=2, envs=1001), "at most 1000")])
+def test_impossible_batches_are_refused_in_one_line(kw, msg):
+    with pytest.raises(UserError, match=re.escape(msg)):
+        plan_batch(**kw)
+
+
+@pytest.mark.parametrize("rule,factor", [("none", 1.0), ("linear", 32.0), ("sqrt", 32 ** 0.5)])
+def test_lr_rule_scales_with_global_batch_over_80(rule, factor):
+    assert plan_batch(1, global_batch=2560, lr_scaling=rule).lr_factor == pytest.approx(factor)
 
 
 def test_default_name_is_game_so_rerun_resumes():

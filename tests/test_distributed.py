@@ -21,13 +21,20 @@ def checksum_line(stdout: str) -> str:
 
 
 @pytest.mark.parametrize("backend", ["horovod", "mpi4py"])
-def test_averaged_gradient_equals_whole_batch_gradient(backend):
-    """Tolerance: 1e-5 absolute on gradients of order 1 (float32 sums in another order)."""
+def test_averaged_gradient_and_noise_sample_equal_one_process_of_all_envs(backend):
+    """K ranks x N envs = one process with K*N envs: the same averaged gradient, and the same
+    noise-scale sample (squared norms at both batch sizes, and the sizes). Tolerance: 1e-5 absolute
+    on gradients of order 1 (float32 sums in another order), 1e-4 relative on the norms."""
     p = subprocess.run([*MPIRUN, "2", sys.executable, str(ROOT / "tests" / "mpi_grad_check.py"), backend],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     diff, scale = map(float, re.search(r"MAXDIFF (\S+) SCALE (\S+)", p.stdout).groups())
     assert scale > 1e-3 and diff < 1e-5
+    two = [float(x) for x in re.search(r"NOISE2 (.+)", p.stdout).group(1).split()]
+    one = [float(x) for x in re.search(r"NOISE1 (.+)", p.stdout).group(1).split()]
+    assert two[1] == one[1] == 12 and two[3] == one[3] == 24  # B_small = 4 envs x 3 steps, B_big = 24
+    assert two == pytest.approx(one, rel=1e-4)
+    assert one[0] > one[2] > 0  # a small batch's gradient is noisier, so its squared norm is larger
 
 
 def test_two_ranks_identical_weights_and_backends_agree(tmp_path):

@@ -80,3 +80,27 @@ def test_fire_is_forced_after_life_loss_and_marked():
         n_forced += res.forced.sum()
         prev_life_lost = res.dones
     assert n_forced > 0
+
+
+def test_game_ends_where_the_emulator_resets_even_on_a_life_lost_at_the_frame_cap():
+    """With a 400-frame cap every game lasts at most ~100 agent steps plus the no-op start. ale-py
+    reports a life lost on the step that reaches the cap as terminated with lives > 0 and resets on
+    the next step; that game must still close (not merge into the next) and the reset step must be
+    flagged invalid."""
+    envs = AtariEnvs("breakout", 16, seed=0, threads=1, max_episode_frames=400)
+    rng = np.random.default_rng(0)
+    invalid = 0
+    for _ in range(1000):  # this seed has such games (the guess from lives merged them: length 201)
+        res = envs.step(rng.integers(0, 4, 16))
+        invalid += int((~res.valid).sum())
+    scores, lengths, _, _ = envs.pop_finished()
+    assert invalid >= 100 and len(scores) == invalid  # one closed game per emulator reset
+    assert max(lengths) <= 400 // 4 + 2
+
+
+def test_a_rom_whose_lives_never_reach_zero_still_ends_its_games():
+    from ba3c.evaluate import play_games
+
+    scores, lengths = play_games(lambda obs: np.zeros((len(obs), 18), np.float32), "adventure", 2, seed=0,
+                                 max_episode_frames=2000)
+    assert len(scores) == 2 and max(lengths) <= 2000 // 4 + 2

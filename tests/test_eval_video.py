@@ -10,7 +10,7 @@ from ba3c import checkpoint
 from ba3c.envs import AtariEnvs
 from ba3c.evaluate import model_policy, play_games
 from ba3c.model import PolicyValueNet
-from ba3c.policy import build_model, export_npz
+from ba3c.model_file import build_model, export_npz
 from ba3c.scores import RANDOM_HUMAN, human_normalized, summarize
 from ba3c.video import game_frames, record
 

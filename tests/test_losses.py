@@ -68,3 +68,22 @@ def test_clip_by_global_norm():
     clipped, norm = clip_gradients(grads, 1.0, "global_norm")
     assert np.isclose(float(norm), 5.0)
     assert np.allclose(clipped[0].numpy(), [0.6, 0.8])
+
+
+def test_seed_initialisers_mean_what_they_meant_there():
+    """Distributed-BA3C: conv normal = truncated normal std 0.03, conv uniform = U(-0.05, 0.05); fc
+    uniform = TF1 uniform_unit_scaling(1.43) = U(+-1.43 sqrt(3/fan_in)), fc normal = truncated normal
+    std 1/sqrt(fan_in)."""
+    import numpy as np
+
+    from ba3c.model import _init
+
+    rng = np.random.default_rng(0)
+    w = _init("normal", (5, 5, 32, 64), 2.0, rng, "conv")
+    assert np.abs(w).max() <= 0.06 + 1e-6 and 0.02 < w.std() < 0.03
+    w = _init("uniform", (5, 5, 32, 64), 2.0, rng, "conv")
+    assert np.abs(w).max() <= 0.05 and abs(w.std() - 0.05 / np.sqrt(3)) < 1e-3
+    w = _init("uniform", (3136, 128), 2.0, rng, "fc")
+    assert abs(w.std() - 1.43 / np.sqrt(3136)) < 1e-3 and np.abs(w).max() <= 1.43 * np.sqrt(3 / 3136)
+    w = _init("normal", (3136, 128), 2.0, rng, "fc")
+    assert np.abs(w).max() <= 2 / np.sqrt(3136) + 1e-6

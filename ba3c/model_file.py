@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ba3c.checkpoint import MODEL_KEYS as EXPORT_KEYS
 from ba3c.errors import UserError
-
-EXPORT_KEYS = ("game", "arch", "fc_neurons", "n_actions")
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -1,0 +1,32 @@
+"""Fault injection for the tests of the no-hang and non-finite paths, read from the environment:
+
+    BA3C_FAULT_NAN="<rank>:<first update>[-<last>]"   that rank's gradients are NaN for those updates
+    BA3C_FAULT_CRASH="<rank>:<update>"                that rank raises at that update
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class Faults:
+    def __init__(self, rank: int, env: dict[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.nan_first = self.nan_last = self.crash_at = -1
+        nan = env.get("BA3C_FAULT_NAN", "")
+        if nan.startswith(f"{rank}:"):
+            first, _, last = nan.split(":")[1].partition("-")
+            self.nan_first, self.nan_last = int(first), int(last or first)
+        crash = env.get("BA3C_FAULT_CRASH", "")
+        if crash.startswith(f"{rank}:"):
+            self.crash_at = int(crash.split(":")[1])
+
+    def before_allreduce(self, update: int, flat, n_params: int):
+        """The rank's buffer as it should go into the allreduce at this update."""
+        if update == self.crash_at:
+            raise RuntimeError(f"injected crash at update {update} (BA3C_FAULT_CRASH)")
+        if self.nan_first <= update <= self.nan_last:
+            flat = np.array(flat, np.float32)
+            flat[:n_params] = np.nan
+        return flat

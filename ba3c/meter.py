@@ -1,0 +1,62 @@
+"""The log row: accumulates what each update reports and emits one row per log interval
+(progress.jsonl, TensorBoard, the status line). Rank 0 owns it."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from ba3c.learner import STAT_NAMES, UpdateResult
+from ba3c.noise_scale import NoiseScale
+from ba3c.rollout import Timing
+
+TIMERS = ("t_env", "t_act", "t_learn", "t_allreduce", "t_other")
+
+
+class Meter:
+    def __init__(self, frames: int, noise: NoiseScale) -> None:
+        self.noise = noise
+        self.recent_scores: deque[float] = deque(maxlen=100)
+        self._reset(frames, time.time())
+
+    def _reset(self, frames: int, now: float) -> None:
+        self.sums = dict.fromkeys(STAT_NAMES + ("grad_norm",) + TIMERS, 0.0)
+        self.n_updates = self.n_applied = 0
+        self.life_returns: list[float] = []
+        self.frames_at_start, self.t_start = frames, now
+
+    def add(self, result: UpdateResult, timing: Timing, t_learn: float, t_allreduce: float, t_other: float) -> None:
+        """Every update, on every rank (the noise scale must evolve alike everywhere)."""
+        self.noise.update(result.noise)
+        if result.applied:
+            for k, v in result.stats.items():
+                self.sums[k] += v
+            self.sums["grad_norm"] += result.grad_norm
+            self.n_applied += 1
+        for k, v in zip(TIMERS, (timing.env, timing.act, t_learn, t_allreduce, t_other)):
+            self.sums[k] += v
+        self.n_updates += 1
+
+    def add_games(self, scores: list[float], life_returns: list[float]) -> None:
+        self.recent_scores.extend(scores)
+        self.life_returns.extend(life_returns)
+
+    def row(self, counters: dict[str, Any], wall_time: float, lr: float, entropy_beta: float,
+            eval_mean: float | None) -> dict[str, Any]:
+        """The progress row of the interval since the last one, then start a new interval."""
+        now = time.time()
+        g2, trace = self.noise.parts()
+        row = {"frames": counters["frames"], "updates": counters["updates"], "wall_time": round(wall_time, 2),
+               "fps": (counters["frames"] - self.frames_at_start) / max(now - self.t_start, 1e-9),
+               "games": counters["games"],
+               "score_mean100": float(np.mean(self.recent_scores)) if self.recent_scores else None,
+               "train_life_return": float(np.mean(self.life_returns)) if self.life_returns else None,
+               "lr": lr, "entropy_beta": entropy_beta, "skipped_updates": counters["skipped_updates"],
+               "eval_score_mean": eval_mean,
+               "noise_scale": self.noise.value, "noise_grad_sq": g2, "noise_trace": trace}
+        for k, v in self.sums.items():
+            row[k] = v / max(self.n_applied if k in STAT_NAMES or k == "grad_norm" else self.n_updates, 1)
+        self._reset(counters["frames"], now)
+        return row

@@ -1,0 +1,81 @@
+"""The gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018, "An Empirical Model
+of Large-Batch Training", arXiv:1812.06162), which predicts the critical batch size: below it, a
+bigger batch buys nearly proportionally fewer updates; far above it, extra samples buy almost nothing.
+
+A gradient estimated from a batch of B samples has E|g_B|^2 = |G|^2 + tr(Sigma) / B. With squared
+norms measured at two batch sizes B_small < B_big (their Appendix A):
+
+    |G|^2     ~ (B_big |g_big|^2 - B_small |g_small|^2) / (B_big - B_small)
+    tr(Sigma) ~ (|g_small|^2 - |g_big|^2) / (1/B_small - 1/B_big)
+
+Both are unbiased but very noisy per update, so, as the paper does, each is smoothed with an
+exponential moving average before the ratio is taken. Data-parallel training has the two sizes for
+free: each rank's own gradient (B_small = its batch) and the averaged one (B_big = the global batch);
+a one-process run splits its emulators into two halves instead.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# Smoothing of both estimates: an EMA with this decay per update (time constant ~100 updates),
+# bias-corrected like Adam's moments so the first values are not pulled towards zero.
+EMA_DECAY = 0.99
+# Updates before the estimate is reported at all (the EMA still has a few samples in it).
+MIN_UPDATES = 20
+
+
+class NoiseSample(NamedTuple):
+    g2_small: float  # mean squared L2 norm of the small-batch gradients
+    b_small: float  # their batch size (harmonic mean when the halves differ by one emulator)
+    g2_big: float  # squared L2 norm of the big-batch (averaged) gradient
+    b_big: float  # its batch size: the global batch
+
+
+def unbiased_estimates(s: NoiseSample) -> tuple[float, float]:
+    """(|G|^2, tr(Sigma)) from one sample, per the formulas above; NaN when the sizes coincide."""
+    if s.b_big <= s.b_small:
+        return float("nan"), float("nan")
+    g2 = (s.b_big * s.g2_big - s.b_small * s.g2_small) / (s.b_big - s.b_small)
+    trace = (s.g2_small - s.g2_big) / (1.0 / s.b_small - 1.0 / s.b_big)
+    return g2, trace
+
+
+class NoiseScale:
+    """Running, smoothed B_simple. Same inputs on every rank give the same value on every rank."""
+
+    def __init__(self, decay: float = EMA_DECAY, state: dict | None = None) -> None:
+        self.decay = decay
+        self.g2 = self.trace = 0.0
+        self.n = 0
+        if state:
+            self.g2, self.trace, self.n = float(state["g2"]), float(state["trace"]), int(state["n"])
+
+    def update(self, sample: NoiseSample) -> None:
+        g2, trace = unbiased_estimates(sample)
+        if not (g2 == g2 and trace == trace) or abs(g2) == float("inf") or abs(trace) == float("inf"):
+            return  # non-finite (skipped update, or no second batch size): leave the average alone
+        self.g2 = self.decay * self.g2 + (1 - self.decay) * g2
+        self.trace = self.decay * self.trace + (1 - self.decay) * trace
+        self.n += 1
+
+    def _corrected(self) -> tuple[float, float]:
+        c = 1.0 - self.decay ** self.n
+        return self.g2 / c, self.trace / c
+
+    @property
+    def value(self) -> float | None:
+        """Smoothed B_simple in samples, or None before MIN_UPDATES usable updates (or while the
+        smoothed |G|^2 is not yet positive)."""
+        if self.n < MIN_UPDATES:
+            return None
+        g2, trace = self._corrected()
+        return trace / g2 if g2 > 0 else None
+
+    def parts(self) -> tuple[float | None, float | None]:
+        """The smoothed (|G|^2, tr(Sigma)), for the log."""
+        if self.n == 0:
+            return None, None
+        return self._corrected()
+
+    def state(self) -> dict:
+        return {"g2": self.g2, "trace": self.trace, "n": self.n}

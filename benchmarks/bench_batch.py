@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Large-batch study: train one game at one global batch for a frame budget, then append the
+score-vs-frames curve and the gradient-noise-scale trace to benchmarks/results/batch.jsonl.
+
+K ranks with N envs each compute the same averaged gradient as one process with K*N envs (tested
+in tests/test_distributed.py), so a big job's global batch is studied here as one process.
+
+    python benchmarks/bench_batch.py --global_batch 2560 --frames 5e6 [--lr_scaling sqrt] [--lr_warmup 1e6]
+
+The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>; the trainer resumes it,
+so an interrupted study continues where it stopped. --record-only records what a folder holds now.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from common import ROOT, machine, record
+
+RUNS = ROOT / "benchmarks" / "runs"
+
+
+def run_name(game: str, batch: int, rule: str, warmup: float, seed: int) -> str:
+    return f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
+
+
+def first_frames(rows: list[dict], threshold: float) -> int | None:
+    """Frames at the first log row whose mean score of the last 100 games reached threshold."""
+    return next((r["frames"] for r in rows if (r.get("score_mean100") or -1e9) >= threshold), None)
+
+
+def summarize(folder: Path) -> dict:
+    rows = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x.strip()]
+    cfg = json.loads((folder / "config.json").read_text())
+    last = rows[-1]
+    out = {"game": cfg["env"], "global_batch": cfg["global_batch"], "lr_scaling": cfg["lr_scaling"],
+           "lr_warmup": cfg["lr_warmup"], "learning_rate": cfg["learning_rate"], "seed": cfg["seed"],
+           "value_coef": cfg["value_coef"], "frames": last["frames"], "updates": last["updates"],
+           "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
+           "noise_scale": last.get("noise_scale"), "run_folder": str(folder.relative_to(ROOT))}
+    for t in (20, 50, 100):
+        f = first_frames(rows, t)
+        out[f"frames_to_{t}"] = f
+        at = next((r for r in rows if r["frames"] == f), None)
+        out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
+    out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale")) for r in rows]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--game", default="Breakout")
+    p.add_argument("--global_batch", type=int, default=80)
+    p.add_argument("--frames", type=float, default=5e6)
+    p.add_argument("--lr_scaling", default="none", choices=("none", "sqrt", "linear"))
+    p.add_argument("--lr_warmup", type=float, default=0.0, help="frames of learning-rate warm-up")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
+    a, extra = p.parse_known_args()
+    extra = [x for x in extra if x != "--"]
+    folder = RUNS / run_name(a.game, a.global_batch, a.lr_scaling, a.lr_warmup, a.seed)
+    if not a.record_only:
+        cmd = [sys.executable, str(ROOT / "train.py"), "-e", a.game, "--global_batch", str(a.global_batch),
+               "--total_frames", str(int(a.frames)), "--lr_scaling", a.lr_scaling, "--lr_warmup", str(a.lr_warmup),
+               "--seed", str(a.seed), "--threads", str(a.threads), "--logdir", str(RUNS), "--name", folder.name,
+               "--progress", "off", "--log_every", "30", "--comm", "none", *extra]
+        print("running:", " ".join(cmd), flush=True)
+        code = subprocess.call(cmd, cwd=ROOT)
+        if code != 0:
+            sys.exit(f"trainer exited {code}; rerun the same command to resume")
+    out = summarize(folder)
+    print(f"{out['game']} global batch {out['global_batch']:,} rule {out['lr_scaling']} warm-up {out['lr_warmup']:g}: "
+          f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
+          f"frames to 20/50/100: {out['frames_to_20']}/{out['frames_to_50']}/{out['frames_to_100']}")
+    record("batch", [out], {"machine": machine()})
+
+
+if __name__ == "__main__":
+    main()
