@@ -5,9 +5,13 @@ GAME    ?= Breakout
 ARGS    ?=
 MINUTES ?= 30
 NP      ?= 2
+BATCH   ?= 2560
+FRAMES  ?= 5e6
+RULE    ?= none
+WARMUP  ?= 0
 
 .PHONY: install run run-mpi test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
-	bench-scaling slurm-job plot lint clean help
+	bench-scaling bench-batch plot-batch slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -20,6 +24,8 @@ help:
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  time one fused gradient allreduce, horovod vs mpi4py, 1/2/4 ranks"
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
+	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..]  large-batch study run (resumes)"
+	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..'   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
 
@@ -81,3 +87,11 @@ plot: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+bench-batch: $(STAMP)
+	cd benchmarks && ../$(PY) bench_batch.py --game $(GAME) --global_batch $(BATCH) --frames $(FRAMES) \
+		--lr_scaling $(RULE) --lr_warmup $(WARMUP) -- $(ARGS)
+
+plot-batch: $(STAMP)
+	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \
+		from ba3c.games import resolve_game; print(resolve_game('$(GAME)'))")

@@ -14,9 +14,11 @@ DEFAULT_N_STEP = 5
 # The global batch -l/--learning_rate was tuned at (one rank x 16 envs x 5 steps); --lr_scaling
 # scales the rate by (global batch / this), linearly or by its square root.
 REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
-# Largest global batch the default picks when several ranks run with no batch flags: above it the
-# large-batch study (README, "Large global batches") learned no faster per frame on Breakout.
-DEFAULT_GLOBAL_BATCH_CAP = 2_560
+# Largest global batch the default picks when several ranks run with no batch flags. In the
+# large-batch study (README, "Large global batches") the gradient noise scale of Breakout measured
+# ~70 samples at 1M frames and ~400 at 2M, and batches of 640 and 2,560 learned far less per frame
+# than 80: beyond a few hundred samples an update wastes most of them.
+DEFAULT_GLOBAL_BATCH_CAP = 640
 DEFAULT_LR_SCALING = "none"
 STUDY_REF = "README.md#large-global-batches"
 # Rank r seeds its emulators from seed + 1000 * r, so more than this per rank would replay another
@@ -95,7 +97,7 @@ def _plan(ranks: int, batch: int | None, envs: int | None, n_step: int | None, g
           lr_scaling: str) -> BatchPlan:
     batch, envs, n_step = derive_rank_batch(batch, envs, n_step)
     rule = DEFAULT_LR_SCALING if lr_scaling == "auto" else lr_scaling
-    rule_why = "" if lr_scaling != "auto" else f"; rule {rule} from the study at {STUDY_REF}"
+    rule_why = "" if lr_scaling != "auto" else f"; rule {rule} (default, see {STUDY_REF})"
     if global_batch is not None:
         if envs is not None:
             raise UserError("give either --global_batch or the per-rank -b/--envs_per_rank, not both")
@@ -113,8 +115,9 @@ def _plan(ranks: int, batch: int | None, envs: int | None, n_step: int | None, g
         why = f"the default {DEFAULT_ENVS_PER_RANK} envs per rank"
     elif fit >= 1:
         why = (f"envs per rank lowered from {DEFAULT_ENVS_PER_RANK} to keep the global batch within "
-               f"{DEFAULT_GLOBAL_BATCH_CAP:,}: above that the study at {STUDY_REF} learned no faster per frame")
+               f"{DEFAULT_GLOBAL_BATCH_CAP:,}, near the measured gradient noise scale; larger batches learned far "
+               f"less per frame in the study at {STUDY_REF}")
     else:
-        why = (f"1 env per rank, the least possible; the study at {STUDY_REF} found batches above "
-               f"{DEFAULT_GLOBAL_BATCH_CAP:,} learn no faster per frame, so fewer ranks would use frames better")
+        why = (f"1 env per rank, the least possible; above {DEFAULT_GLOBAL_BATCH_CAP:,} the study at {STUDY_REF} "
+               "learned far less per frame, so this job spends frames less well than fewer ranks would")
     return BatchPlan(envs, n_step, ranks, rule, why + rule_why)

@@ -112,7 +112,7 @@ class RunLog:
             score = row.get("score_mean100")
             print(f"frames {row['frames']:>12,}  fps {row['fps']:7.0f}  score(100) "
                   f"{'-' if score is None else f'{score:7.1f}'}  loss {row.get('loss', float('nan')):8.4f}  "
-                  f"entropy {row.get('entropy', float('nan')):.3f}", flush=True)
+                  f"entropy {row.get('entropy', float('nan')):.3f}  noise scale {_noise(row)}", flush=True)
 
     def side_report(self, rep: dict[str, Any]) -> None:
         """Evaluation results and video notices from side ranks: eval.jsonl / videos.jsonl + TensorBoard."""
@@ -135,7 +135,7 @@ class RunLog:
         if row is not None:
             score = row.get("score_mean100")
             self._bar.set_postfix_str(f"fps={row['fps']:.0f} score={'-' if score is None else f'{score:.1f}'} "
-                                      f"loss={row.get('loss', float('nan')):.3f}", refresh=False)
+                                      f"loss={row.get('loss', float('nan')):.3f} noise={_noise(row)}", refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:
@@ -145,6 +145,12 @@ class RunLog:
             _active_bar = None
         if self._tb is not None:
             self._tb.close()
+
+
+def _noise(row: dict[str, Any]) -> str:
+    """The smoothed gradient noise scale (samples), '-' until it has enough updates behind it."""
+    v = row.get("noise_scale")
+    return "-" if v is None else f"{v:,.0f}"
 
 
 def metadata(world: dict[str, Any]) -> dict[str, Any]:

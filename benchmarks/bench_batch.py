@@ -36,16 +36,19 @@ def summarize(folder: Path) -> dict:
     rows = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x.strip()]
     cfg = json.loads((folder / "config.json").read_text())
     last = rows[-1]
-    out = {"game": cfg["env"], "global_batch": cfg["global_batch"], "lr_scaling": cfg["lr_scaling"],
-           "lr_warmup": cfg["lr_warmup"], "learning_rate": cfg["learning_rate"], "seed": cfg["seed"],
+    # Folders written before --global_batch existed hold a one-process run: global batch = -b.
+    out = {"game": cfg["env"], "global_batch": cfg.get("global_batch") or cfg["batch_size"],
+           "lr_scaling": cfg["lr_scaling"], "lr_warmup": cfg.get("lr_warmup", 0.0),
+           "learning_rate": cfg["learning_rate"], "seed": cfg["seed"],
            "value_coef": cfg["value_coef"], "frames": last["frames"], "updates": last["updates"],
            "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
-           "noise_scale": last.get("noise_scale"), "run_folder": str(folder.relative_to(ROOT))}
+           "noise_scale": last.get("noise_scale"), "run_folder": str(folder)}
     for t in (20, 50, 100):
         f = first_frames(rows, t)
         out[f"frames_to_{t}"] = f
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
+    out["git_commit"] = json.loads((folder / "metadata.json").read_text()).get("git_commit")
     out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale")) for r in rows]
     return out
 
@@ -60,9 +63,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
+    p.add_argument("--folder", default=None, help="with --record-only: a run folder made elsewhere")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
-    folder = RUNS / run_name(a.game, a.global_batch, a.lr_scaling, a.lr_warmup, a.seed)
+    folder = Path(a.folder).resolve() if a.folder else RUNS / run_name(a.game, a.global_batch, a.lr_scaling,
+                                                                         a.lr_warmup, a.seed)
     if not a.record_only:
         cmd = [sys.executable, str(ROOT / "train.py"), "-e", a.game, "--global_batch", str(a.global_batch),
                "--total_frames", str(int(a.frames)), "--lr_scaling", a.lr_scaling, "--lr_warmup", str(a.lr_warmup),

@@ -84,8 +84,9 @@ def test_largest_valid_seed_is_accepted():
     assert finalize(["--seed", str(MAX_SEED)]).seed == MAX_SEED
 
 
-@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 16, 320), (32, 16, 2560), (64, 8, 2560),
-                                                          (768, 1, 3840), (1536, 1, 7680)])
+@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 16, 320), (8, 16, 640), (16, 8, 640),
+                                                          (64, 2, 640), (128, 1, 640), (768, 1, 3840),
+                                                          (1536, 1, 7680)])
 def test_default_batch_is_capped_at_scale(ranks, want_envs, want_global):
     plan = plan_batch(ranks)
     assert (plan.envs_per_rank, plan.n_step, plan.global_batch) == (want_envs, 5, want_global)

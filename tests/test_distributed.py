@@ -181,3 +181,19 @@ def test_sbatch_eval_template_writes_scores(slurm, tmp_path):
     assert _wait_job(slurm, out.strip().split(";")[0], 300) == "COMPLETED", (tmp_path / "eval.out").read_text()
     assert len(json.loads((tmp_path / "e.json").read_text())["scores"]) == 2
     assert "breakout: 2 games" in (tmp_path / "eval.out").read_text()
+
+
+def test_four_ranks_without_batch_flags_print_and_use_the_planned_global_batch(tmp_path):
+    """No batch flags on 4 ranks: the plan's global batch (16 envs x 5 steps x 4 ranks; the cap
+    only lowers envs per rank from 33 ranks up, unit-tested in test_config) is printed once at
+    start, used for the frame count, and written to config.json."""
+    from ba3c.batch_plan import plan_batch
+
+    plan = plan_batch(4)
+    p = run_train(["-e", "Breakout", "--progress", "off", "--total_frames", 2 * plan.global_batch * 4,
+                   "--logdir", tmp_path, "--name", "g"], launcher=[*MPIRUN, "4"], timeout=400)
+    assert p.stdout.count(f"global batch {plan.global_batch:,} (4 rank(s) x 16 env(s) x 5 steps)") == 1
+    cfg = json.loads((tmp_path / "g" / "config.json").read_text())
+    assert (cfg["global_batch"], cfg["envs_per_rank"], cfg["lr_scaling"]) == (320, 16, "none")
+    rows = [json.loads(x) for x in (tmp_path / "g" / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["frames"] == rows[-1]["updates"] * 320 * 4

@@ -23,6 +23,14 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "lr"):
         assert key in rows[-1]
     assert list((run / "tb").glob("events.out.tfevents.*"))
+    # The gradient noise scale (50 updates, >= MIN_UPDATES) in the log, the status line and TensorBoard.
+    assert rows[-1]["noise_scale"] > 0 and rows[-1]["noise_trace"] > 0
+    assert f"noise scale {rows[-1]['noise_scale']:,.0f}" in p.stdout
+    import tensorflow as tf
+
+    tags = {v.tag for f in (run / "tb").glob("events.out.tfevents.*")
+            for e in tf.compat.v1.train.summary_iterator(str(f)) for v in e.summary.value}
+    assert {"noise_scale", "noise_grad_sq", "noise_trace", "score_mean100"} <= tags
     from ba3c.plot import plot_run
 
     assert plot_run(run).read_bytes()[:4] == b"\x89PNG"
@@ -48,6 +56,8 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert arrays3["optimizer/0"] == updates1 + new_updates
     rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["frames"] == meta3["counters"]["frames"]
+    # ...and the smoothed noise scale goes on from its saved state rather than restarting.
+    assert meta3["noise_scale"]["n"] == meta1["noise_scale"]["n"] + new_updates
 
 
 def test_resume_no_refuses_to_reuse_a_run(train, tmp_path):

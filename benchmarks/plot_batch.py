@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Draw every run recorded in benchmarks/results/batch.jsonl: mean game score of the last 100 games
+against frames (left) and the measured gradient noise scale against frames (right), one line per
+game / global batch / learning-rate rule (the newest record of each). Writes docs/batch-study.png.
+
+    python benchmarks/plot_batch.py [--game breakout] [--output docs/batch-study.png]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from common import RESULTS, ROOT
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--game", default="breakout")
+    p.add_argument("--output", default=str(ROOT / "docs" / "batch-study.png"))
+    a = p.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs: dict[tuple, dict] = {}
+    for line in (RESULTS / "batch.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["game"] == a.game:
+            runs[(r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])] = r
+    if not runs:
+        raise SystemExit(f"no {a.game} runs in {RESULTS / 'batch.jsonl'}; run make bench-batch first")
+    fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for key in sorted(runs):
+        r = runs[key]
+        label = (f"batch {r['global_batch']:,}, lr {r['lr_scaling']}" + (f", warm-up {r['lr_warmup'] / 1e6:g}M" if
+                 r["lr_warmup"] else "") + f", value_coef {r['value_coef']:g}")
+        curve = r["curve"]
+        ax_s.plot([c[0] / 1e6 for c in curve if c[1] is not None], [c[1] for c in curve if c[1] is not None],
+                  label=label)
+        ax_n.plot([c[0] / 1e6 for c in curve if c[2] is not None], [c[2] for c in curve if c[2] is not None],
+                  label=label)
+    ax_s.set(xlabel="frames (millions)", ylabel="game score, mean of last 100 games", title=f"{a.game}: score")
+    ax_n.set(xlabel="frames (millions)", ylabel="B_simple (samples)", yscale="log",
+             title="gradient noise scale (smoothed)")
+    for ax in (ax_s, ax_n):
+        ax.grid(alpha=0.3)
+    ax_s.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(a.output, dpi=90)
+    print(f"wrote {a.output}")
+    print(markdown_table([runs[k] for k in sorted(runs)]))
+
+
+def at_frames(curve: list, frames: float, col: int):
+    """The value in column col of the last logged row at or before `frames` (None if the run
+    stopped earlier than that or had no value yet)."""
+    if curve[-1][0] < frames * 0.98:
+        return None
+    rows = [c for c in curve if c[0] <= frames * 1.02]
+    return rows[-1][col] if rows else None
+
+
+def markdown_table(runs: list[dict]) -> str:
+    def num(v, fmt: str = "{:,.0f}") -> str:
+        return "-" if v is None else fmt.format(v)
+
+    head = ["global batch", "lr rule", "value_coef", "frames run", "score @1M", "@2M", "@3M", "frames to 20",
+            "noise scale @1M", "@2M", "@end"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in runs:
+        c = r["curve"]
+        rule = r["lr_scaling"] + (f" + warm-up {r['lr_warmup'] / 1e6:g}M" if r["lr_warmup"] else "")
+        to20 = None if r["frames_to_20"] is None else r["frames_to_20"] / 1e6
+        cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", f"{r['frames'] / 1e6:.2f}M",
+                 num(at_frames(c, 1e6, 1), "{:.1f}"), num(at_frames(c, 2e6, 1), "{:.1f}"),
+                 num(at_frames(c, 3e6, 1), "{:.1f}"), num(to20, "{:.2f}M"),
+                 num(at_frames(c, 1e6, 2)), num(at_frames(c, 2e6, 2)), num(c[-1][2])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
