@@ -22,7 +22,8 @@ def derived_seed(*keys: int) -> int:
     """A seed for one batch of emulators from (seed, stream, round...). ale-py seeds emulator i with
     seed + i, so consecutive integers would share all but one emulator between rounds; hashing keeps
     rounds, waves and side ranks apart."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0] % (2**31 - 10**6))
+    # The key count first: SeedSequence treats [0, 0] and [0, 0, 0] alike.
+    return int(np.random.SeedSequence([len(keys), *map(int, keys)]).generate_state(1)[0] % (2**31 - 10**6))
 
 
 def model_policy(model) -> Policy:

@@ -27,7 +27,7 @@ def main() -> None:
     for line in (RESULTS / "batch.jsonl").read_text().splitlines():
         r = json.loads(line)
         if r["game"] == a.game:
-            runs[(r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])] = r
+            runs[(r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"], r["run_folder"])] = r
     if not runs:
         raise SystemExit(f"no {a.game} runs in {RESULTS / 'batch.jsonl'}; run make bench-batch first")
     fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 4.5))

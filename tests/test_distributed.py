@@ -46,7 +46,7 @@ def test_two_ranks_identical_weights_and_backends_agree(tmp_path):
                       launcher=[*MPIRUN, "2"], timeout=300)
         n, sums[backend] = checksum_line(p.stdout)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
-        assert "global 40" in p.stdout
+        assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
     assert sums["horovod"] == sums["mpi4py"]
 
 

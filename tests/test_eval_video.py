@@ -197,3 +197,13 @@ def test_play_in_a_window_on_a_virtual_display(train, tmp_path):
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+def test_evaluation_rounds_do_not_share_emulator_seeds():
+    """ale-py seeds emulator i with seed + i: rounds seeded base + k (as before) shared all but one
+    emulator with the next round. Derived seeds keep rounds and waves at least 32 emulators apart."""
+    from ba3c.evaluate import derived_seed
+
+    seeds = sorted(derived_seed(0, 0, r) for r in range(200)) + sorted(derived_seed(0, w) for w in range(50))
+    starts = sorted(seeds)
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 32

@@ -1,12 +1,13 @@
 """The trainer really learns: on real Breakout, a short run's policy beats the random policy by a
 wide margin.
 
-Budget, measured on this machine kind (2 cores, ~3.9k frames/s): 1.2M frames, about 5 minutes.
-Breakout's random policy scores ~1.3 per game (all five lives, FIRE pressed after a lost life, as
-in training); the default trainer reaches a mean of about 8-10 over its last 100 games at 1.2M frames
-(7.9 at 1.13M and 15.3 at 1.62M in the bench-learn run quoted in the README). We require at least 3x the
-random score measured in this same test, a gap many standard errors wide (random-policy game scores
-have std ~1.2, so the mean of 100 games has a standard error of ~0.12)."""
+Budget: 1.0M frames, about 4 minutes on a 2-core AVX-512 machine and 20 on an AVX2-only one
+(~850 frames/s). Breakout's random policy scores ~1.3 per game (all five lives, FIRE pressed after a
+lost life, as in training); the default trainer (value_coef 1.0) reached a mean of 7.7 over its last
+100 games at 1.0M frames in the value-loss comparison quoted in the README (6.1 with value_coef 0.5).
+We require at least 2.5x the random score measured in this same test: half of what was measured,
+and still a gap many standard errors wide (random-policy game scores have std ~1.2, so the mean of
+100 games has a standard error of ~0.12)."""
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ from ba3c.evaluate import play_games
 from conftest import run_train
 
 pytestmark = pytest.mark.slow
-FRAMES = 1_200_000
+FRAMES = 1_000_000
 
 
 def test_breakout_beats_random_policy(tmp_path):
@@ -29,5 +30,5 @@ def test_breakout_beats_random_policy(tmp_path):
     print(f"random policy {random_mean:.2f} over 60 games; trained {trained:.2f} (last 100 games) "
           f"at {rows[-1]['frames']:,} frames")
     assert random_mean < 3.0
-    assert trained >= 3 * random_mean, (trained, random_mean)
+    assert trained >= 2.5 * random_mean, (trained, random_mean)
     assert rows[-1]["train_life_return"] > rows[0]["train_life_return"]
