@@ -43,7 +43,7 @@ run-mpi: $(STAMP)
 		$(PY) train.py -e $(GAME) $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=8 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=12 tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"

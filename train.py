@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import deque
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -23,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from ba3c.config import Config, parse_config  # noqa: E402
 from ba3c.errors import UserError  # noqa: E402
 from ba3c.quiet import quiet_stderr  # noqa: E402
+from ba3c.startup import StartupClock  # noqa: E402
 from mpi.comm import Comm, LaunchError, env_rank, init_comm  # noqa: E402
 
 FRAMESKIP = 4
@@ -152,39 +154,19 @@ def check_run_dir(comm: Comm, run_dir: Path) -> None:
         raise UserError(error)
 
 
-class Checkpointer:
-    """Rank 0's checkpoint writer. A failed write (disk full, folder gone) keeps the previous
-    checkpoints intact and asks all ranks to stop at the next update."""
+def report_startup(comm: Comm, clock: StartupClock, log, run_metadata: dict | None) -> None:
+    """After the first update: every rank's start-up phases to rank 0, which prints and records them."""
+    from ba3c.startup import describe, summarize
 
-    def __init__(self, cfg: Config, comm: Comm, run_dir: Path, learner, n_actions: int, stop: StopRequest) -> None:
-        from ba3c import checkpoint
-
-        self.cfg, self.comm, self.learner, self.stop = cfg, comm, learner, stop
-        self.folder = run_dir / "checkpoints"
-        self.identity = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer)
-        self.error: str | None = None
-
-    def save(self, counters: dict, noise_state: dict) -> bool:
-        from ba3c import checkpoint
-
-        meta = {**self.identity, "counters": dict(counters), "noise_scale": noise_state, "config": self.cfg.to_dict(),
-                "world_size": self.comm.size, "weights_checksum": self.learner.weights_checksum()}
-        try:
-            path = checkpoint.save(self.folder, counters["updates"],
-                                   dict(zip(self.learner.state_names(), self.learner.get_state())), meta,
-                                   self.cfg.keep_checkpoints)
-        except OSError as e:
-            last = checkpoint.list_checkpoints(self.folder)
-            self.error = (f"cannot write a checkpoint in {self.folder} ({e.strerror}); the last good one is "
-                          f"{last[-1] if last else 'none'}. Free space and run the same command to resume")
-            warn(self.comm, f"error: {self.error}")
-            self.stop.requested = True
-            return False
-        say(self.comm, f"checkpoint {path} ({counters['frames']:,} frames)")
-        return True
+    clock.mark("first_update")
+    per_rank = comm.gather(clock.seconds)
+    if comm.rank == 0:
+        summary = summarize(per_rank)
+        say(comm, describe(summary, comm.size))
+        log.write_json("metadata.json", {**run_metadata, "startup": {"summary": summary, "per_rank": per_rank}})
 
 
-def train(cfg: Config, comm: Comm) -> int:
+def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     """Set up; then for each update: collect a rollout, compute gradients, average them over ranks,
     apply; then the periodic jobs (log, side work, checkpoint) the averaged control flags ask for."""
     import numpy as np
@@ -199,6 +181,7 @@ def train(cfg: Config, comm: Comm) -> int:
     from ba3c.rollout import Rollout, collect
     from ba3c.runlog import RunLog, metadata
     from ba3c.schedules import parse_schedule, scaled_lr_schedule
+    from mpi.watchdog import auto_timeout
 
     # ---- set up -----------------------------------------------------------------------------------
     run_dir = Path(cfg.logdir) / cfg.name
@@ -222,7 +205,19 @@ def train(cfg: Config, comm: Comm) -> int:
     meter = Meter(counters["frames"], noise)
     stop = StopRequest()
     faults = Faults(comm.rank)
-    checkpointer = Checkpointer(cfg, comm, run_dir, learner, n_actions, stop)
+    from ba3c import checkpoint
+    from ba3c.checkpointer import Checkpointer
+
+    run_meta = {**checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer),
+                "config": cfg.to_dict(), "world_size": comm.size}
+    checkpointer = Checkpointer(run_dir / "checkpoints", cfg.keep_checkpoints, run_meta, lambda m: say(comm, m),
+                                lambda m: warn(comm, m), (faults.slow_save, faults.slow_saves))
+
+    def save_checkpoint(wait: bool = False) -> bool:
+        counters["wall_time"] = time.time() - t_start
+        state = dict(zip(learner.state_names(), learner.get_state()))
+        return checkpointer.save(state, counters, {"noise_scale": noise.state(),
+                                                   "weights_checksum": learner.weights_checksum()}, wait)
     log, side = None, None
     if comm.rank == 0:
         from ba3c.side import SideWork
@@ -233,7 +228,8 @@ def train(cfg: Config, comm: Comm) -> int:
                  "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
                  "env_seed_rank0": env_seed, "model_params": learner.num_params}
         log.write_json("config.json", cfg.to_dict())
-        log.write_json("metadata.json", metadata(world))
+        run_metadata = metadata(world)
+        log.write_json("metadata.json", run_metadata)
         say(comm, f"BA3C {cfg.env} ({n_actions} actions) | {comm.size} rank(s) via {comm.backend} | {cfg.arch} net "
                   f"{learner.num_params:,} params | {threads} thread(s)/rank | env seeds {env_seed}+1000*rank | "
                   f"run folder {run_dir}")
@@ -267,10 +263,13 @@ def train(cfg: Config, comm: Comm) -> int:
                            f"{b_noise:,.0f} (or fewer ranks / --envs_per_rank) to spend frames better")
         t_last_log = time.time()
 
+    clock.mark("setup")
     # ---- the loop ---------------------------------------------------------------------------------
     t_end_prev = time.perf_counter()
+    update_seconds: deque[float] = deque(maxlen=100)  # whole iterations, for the automatic hang deadline
     while counters["frames"] < cfg.total_frames:
-        t_other = time.perf_counter() - t_end_prev  # logging, checkpoints, progress bar of the previous update
+        t_begin = time.perf_counter()
+        t_other = t_begin - t_end_prev  # logging, checkpoints, progress bar of the previous update
         timing = collect(envs, learner.logits, rng, rollout)
         now = time.time()
         control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,
@@ -287,6 +286,8 @@ def train(cfg: Config, comm: Comm) -> int:
         meter.add(result, timing, (t2 - t1) + (t_end_prev - t3), t3 - t2, t_other)
         counters["updates"] += 1
         counters["frames"] += frames_per_update
+        if "first_update" not in clock.seconds:
+            report_startup(comm, clock, log, run_metadata if comm.rank == 0 else None)
         if result.applied:
             bad_in_row = 0
         else:
@@ -302,14 +303,18 @@ def train(cfg: Config, comm: Comm) -> int:
         if comm.rank == 0:
             side.step(counters["updates"], counters["frames"])
             log.bar_update(counters["frames"], last_row)
+            if not checkpointer.poll():
+                stop.requested = True  # a write failed: all ranks stop at the next update, the last good one kept
         if result.control.save and not stopping:
             if comm.rank == 0:
-                counters["wall_time"] = time.time() - t_start
-                checkpointer.save(counters, noise.state())
+                save_checkpoint()
             t_last_save = time.time()
         if stopping:
             reason = "nonfinite" if reason == "nonfinite" else "signal"
             break
+        update_seconds.append(time.perf_counter() - t_begin)
+        if not cfg.collective_timeout:
+            comm.set_collective_timeout(auto_timeout(update_seconds))
 
     # ---- the end ----------------------------------------------------------------------------------
     envs.close()
@@ -320,8 +325,7 @@ def train(cfg: Config, comm: Comm) -> int:
             say(comm, f"weights identical on all {comm.size} rank(s): checksum {checksums[0]}")
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
-        counters["wall_time"] = time.time() - t_start
-        saved = checkpointer.save(counters, noise.state())
+        saved = save_checkpoint(wait=True)
         side.close()
         log.close()
         if not saved:
@@ -392,6 +396,7 @@ def record_or_play(cfg: Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    clock = StartupClock()
     rank = env_rank()
     try:
         cfg, ns = parse_config(argv)
@@ -401,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(rom_ids()))
             return 0
         cfg.finalize()
+        clock.mark("python")
     except UserError as e:
         if rank == 0:
             print(f"error: {e}", file=sys.stderr)
@@ -408,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     comm: Comm | None = None
     try:
         configure_threads(cfg)  # before anything (Horovod included) starts TensorFlow's runtime
+        clock.mark("tensorflow")
         if cfg.task != "train":
             if env_rank() != 0:
                 return 0
@@ -417,7 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             from ba3c.side import run_side_rank
 
             return run_side_rank(cfg, comm, Path(cfg.logdir) / cfg.name)
-        return train(cfg, comm)
+        from mpi.watchdog import START_TIMEOUT
+
+        comm.start_watchdog(cfg.collective_timeout or START_TIMEOUT)
+        clock.mark("mpi")
+        return train(cfg, comm, clock)
     except (UserError, LaunchError) as e:
         # Raised on every rank alike (verdicts are broadcast), so no abort is needed.
         if (comm.rank if comm else rank) == 0:

@@ -119,6 +119,10 @@ class Config:
     # Parallelism.
     comm: str = _f("auto", "gradient averaging: auto (horovod if importable, else mpi4py), horovod, "
                    "mpi4py, or none (one process)", choices=("auto", "horovod", "mpi4py", "none"))
+    collective_timeout: float = _f(0.0, "seconds a rank may wait in one gradient allreduce (or other collective) "
+                                   "before the job is aborted, naming the ranks that did not arrive (a hung "
+                                   "or stopped rank); 0 = auto: 600 while the run starts, then 20x the slowest "
+                                   "recent update, at least 60")
     threads: int = _f(0, "CPU threads per rank for emulators and TensorFlow; 0 = the cores this process "
                       "may use (Slurm cpus-per-task / CPU affinity)")
 
@@ -142,7 +146,7 @@ class Config:
                 raise UserError(f"--{k} must be a positive number, got {v}")
         nonneg = {"entropy_beta": self.entropy_beta, "value_coef": self.value_coef, "grad_clip": self.grad_clip,
                   "reward_clip": self.reward_clip, "epsilon": self.epsilon, "noop_max": self.noop_max,
-                  "threads": self.threads, "seed": self.seed}
+                  "threads": self.threads, "seed": self.seed, "collective_timeout": self.collective_timeout}
         for k, v in nonneg.items():
             if not (math.isfinite(v) and v >= 0):
                 raise UserError(f"--{k} must be >= 0, got {v}")

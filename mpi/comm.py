@@ -18,6 +18,7 @@ import os
 import pickle
 import sys
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,22 @@ class Comm:
         self.world_rank, self.world_size = 0, 1
         self.role = "trainer"
         self.side_ranks: dict[str, int] = {}  # role -> world rank
+        self.watchdog = None  # a deadline on each collective (mpi/watchdog.py), on trainers of a multi-rank job
+
+    def guard(self, name: str):
+        """Context of one collective: the watchdog aborts the job if it does not complete in time."""
+        return self.watchdog.collective(name) if self.watchdog else nullcontext()
+
+    def set_collective_timeout(self, seconds: float) -> None:
+        if self.watchdog:
+            self.watchdog.timeout = seconds
+
+    def start_watchdog(self, timeout: float) -> None:
+        pass  # a world of one has nobody to wait for
+
+    def close(self) -> None:
+        if self.watchdog:
+            self.watchdog.close()
 
     # ---- collectives among trainers -------------------------------------------------------------
     def allreduce_mean(self, flat):
@@ -122,7 +139,8 @@ class Mpi4pyComm(Comm):
     def allreduce_mean(self, flat) -> np.ndarray:
         flat = np.ascontiguousarray(flat, dtype=np.float32)  # no copy for a CPU float32 tensor
         out = np.empty_like(flat)
-        self.comm.Allreduce(flat, out, op=self.MPI.SUM)
+        with self.guard("allreduce"):
+            self.comm.Allreduce(flat, out, op=self.MPI.SUM)
         out /= self.size
         return out
 
@@ -130,23 +148,33 @@ class Mpi4pyComm(Comm):
         out = []
         for a in arrays:
             buf = np.array(a, order="C", copy=True)  # ascontiguousarray would make 0-d arrays 1-d
-            self.comm.Bcast(buf.reshape(-1), root=root)
+            with self.guard("broadcast"):
+                self.comm.Bcast(buf.reshape(-1), root=root)
             out.append(buf)
         return out
 
     def broadcast_object(self, obj: Any, root: int = 0) -> Any:
-        return self.comm.bcast(obj, root=root)
+        with self.guard("broadcast"):
+            return self.comm.bcast(obj, root=root)
 
     def gather(self, obj: Any, root: int = 0) -> list[Any] | None:
-        return self.comm.gather(obj, root=root)
+        with self.guard("gather"):
+            return self.comm.gather(obj, root=root)
 
     def barrier(self) -> None:
-        self.comm.Barrier()
+        with self.guard("barrier"):
+            self.comm.Barrier()
 
     def abort(self, code: int = 1) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         self.world.Abort(code)
+
+    def start_watchdog(self, timeout: float) -> None:
+        from mpi.watchdog import Watchdog
+
+        if self.role == "trainer" and self.size > 1:
+            self.watchdog = Watchdog(self.comm, self.abort, timeout)
 
     def send_weights(self, dest: int, weights: list[np.ndarray], step: int) -> bool:
         """Non-blocking send of the weights; skipped (False) while the previous one is undelivered,
@@ -192,9 +220,10 @@ class HorovodComm(Mpi4pyComm):
 
     def __init__(self, n_side: int = 0) -> None:
         super().__init__(n_side)
-        # Bound a stalled collective (a rank that died without MPI noticing): Horovod then shuts down.
-        os.environ.setdefault("HOROVOD_STALL_CHECK_TIME_SECONDS", "30")
-        os.environ.setdefault("HOROVOD_STALL_SHUTDOWN_TIME_SECONDS", "60")
+        # The watchdog (mpi/watchdog.py) owns the deadline on collectives. Horovod's stall check runs in
+        # the negotiation loop that waits for a hung rank, so it never fires for one, while its shutdown
+        # would kill a healthy job behind a slow checkpoint write; it stays off unless the user sets it.
+        os.environ.setdefault("HOROVOD_STALL_CHECK_DISABLE", "1")
         import horovod.tensorflow as hvd
         import tensorflow as tf
 
@@ -209,13 +238,15 @@ class HorovodComm(Mpi4pyComm):
 
     def allreduce_mean(self, flat):
         # Stays a tensor end to end: no copies into and out of NumPy on the hot path.
-        return self.hvd.allreduce(self.tf.convert_to_tensor(flat, dtype=self.tf.float32), op=self.hvd.Average,
-                                  name="grads")
+        with self.guard("allreduce"):
+            return self.hvd.allreduce(self.tf.convert_to_tensor(flat, dtype=self.tf.float32), op=self.hvd.Average,
+                                      name="grads")
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
         self._n += 1
-        return [self.hvd.broadcast(self.tf.convert_to_tensor(a), root, name=f"bcast{self._n}_{i}").numpy()
-                for i, a in enumerate(arrays)]
+        with self.guard("broadcast"):
+            return [self.hvd.broadcast(self.tf.convert_to_tensor(a), root, name=f"bcast{self._n}_{i}").numpy()
+                    for i, a in enumerate(arrays)]
 
 
 def _horovod_importable() -> bool:

@@ -40,3 +40,12 @@ def slurm(tmp_path_factory):
     cluster = LocalSlurm(tmp_path_factory.mktemp("slurm")).start()
     yield cluster
     cluster.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """For `pytest -n 2 --dist loadgroup` (make test): the tests that share the one local Slurm
+    cluster run on one worker, and the long learning run starts first so the rest overlaps it."""
+    for item in items:
+        if "slurm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+    items.sort(key=lambda item: 0 if "test_learning" in item.nodeid else 1)

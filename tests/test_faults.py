@@ -19,10 +19,10 @@ from conftest import MPIRUN, ROOT, run_train
 SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--progress", "off", "--log_every", "1"]
 
 
-def start_mpirun(args, n=2):
+def start_mpirun(args, n=2, env=None):
     cmd = [*MPIRUN, str(n), sys.executable, str(ROOT / "train.py"), *map(str, args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, **(env or {})})
 
 
 def rank_pids(mpirun_pid):
@@ -94,6 +94,72 @@ def test_sigkill_of_one_rank_ends_job_fast_and_resume_works(tmp_path, backend):
     p = run_train(SMALL + ["--total_frames", latest[2]["counters"]["frames"] + 400, "--logdir", tmp_path, "--name",
                            "k", "--comm", backend], launcher=[*MPIRUN, "2"], timeout=300)
     assert "resumed from" in p.stdout
+
+
+def rank_pid(marker, rank):
+    """pid of the train.py task with this MPI rank whose command line contains marker (a tmp_path);
+    under srun the tasks are slurmstepd's children, not the launcher's."""
+    for p in map(int, subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True).stdout.split()):
+        try:
+            env = open(f"/proc/{p}/environ", "rb").read().split(b"\0")
+            exe = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        if exe == sys.executable and {f"OMPI_COMM_WORLD_RANK={rank}".encode(), f"PMIX_RANK={rank}".encode()} & set(env):
+            return p
+    raise AssertionError(f"rank {rank} of {marker} not found")
+
+
+def alive(pids):
+    return [p for p in pids if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read()]
+
+
+HANG_TIMEOUT = 10  # --collective_timeout in the hang tests
+HANG_LIMIT = HANG_TIMEOUT + 2 * 5 + 15  # deadline, twice the watchdog's grace, and slack for a loaded machine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend,fault,victim", [("horovod", "stop", 1), ("mpi4py", "stop", 0),
+                                                  ("horovod", "hang", 0), ("mpi4py", "hang", 1)])
+def test_hung_rank_ends_the_job_within_the_deadline_naming_it(tmp_path, backend, fault, victim):
+    """A rank that stays alive but never arrives (SIGSTOP, or an injected endless sleep): the others
+    abort the job after --collective_timeout plus the grace, naming it; nothing is left running; the
+    same command resumes."""
+    run = tmp_path / "h"
+    args = SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "h", "--comm", backend,
+                    "--save_every", 2, "--collective_timeout", HANG_TIMEOUT]
+    cmd = [*MPIRUN, "2", sys.executable, str(ROOT / "train.py"), *map(str, args)]
+    env = {**os.environ, **({"BA3C_FAULT_HANG": f"{victim}:40"} if fault == "hang" else {})}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            start_new_session=True)
+    wait_for_progress(run)
+    ranks = [rank_pid(tmp_path, r) for r in (0, 1)]
+    if fault == "stop":
+        os.kill(ranks[victim], signal.SIGSTOP)
+        t0 = time.time()
+    else:
+        t0 = None
+    try:
+        out, err = proc.communicate(timeout=240)
+    finally:
+        for p in alive(ranks):
+            os.kill(p, signal.SIGKILL)
+    if t0 is None:  # the hang began after the last progress line rank 0 wrote
+        t0 = (run / "progress.jsonl").stat().st_mtime
+    took = time.time() - t0
+    assert proc.returncode != 0
+    named = [line for line in err.splitlines() if "error:" in line and f"rank {victim} (host" in line]
+    assert named and "did not arrive at" in named[0], err[-3000:]
+    assert took < HANG_LIMIT, (took, named[0])
+    print(f"{backend} {fault} rank {victim}: job ended {took:.1f} s after the hang: {named[0]}")
+    time.sleep(1)
+    assert not alive(ranks), "orphan ranks"
+    if fault == "stop" and victim == 1:
+        latest = checkpoint.load_latest(run / "checkpoints")
+        assert latest is not None
+        p = run_train(args[:-2] + ["--total_frames", latest[2]["counters"]["frames"] + 400],
+                      launcher=[*MPIRUN, "2"], timeout=300)
+        assert "resumed from" in p.stdout
 
 
 @pytest.mark.slow
@@ -223,3 +289,54 @@ def test_sigkill_of_one_srun_task_ends_the_step(slurm, tmp_path):
     assert not [p for p in victims if os.path.exists(f"/proc/{p}")
                 and "zombie" not in open(f"/proc/{p}/status").read()]
     assert checkpoint.load_latest(run / "checkpoints") is not None
+
+
+@pytest.mark.slow
+def test_sigstop_of_one_srun_task_ends_the_step_naming_it(slurm, tmp_path):
+    run = tmp_path / "z"
+    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, SMALL), "--total_frames", "1e8",
+           "--logdir", str(tmp_path), "--name", "z", "--collective_timeout", str(HANG_TIMEOUT)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, **slurm.env})
+    wait_for_progress(run)
+    ranks = [rank_pid(tmp_path, r) for r in (0, 1)]
+    os.kill(ranks[1], signal.SIGSTOP)
+    t0 = time.time()
+    try:
+        _, err = proc.communicate(timeout=240)
+    finally:
+        for p in alive(ranks):
+            os.kill(p, signal.SIGKILL)
+    took = time.time() - t0
+    assert proc.returncode != 0
+    assert "rank 1 (host" in err and "did not arrive at" in err, err[-3000:]
+    assert took < HANG_LIMIT, took
+    print(f"srun stop rank 1: step ended {took:.1f} s after SIGSTOP")
+    time.sleep(1)
+    assert not alive(ranks), "orphan tasks"
+
+
+@pytest.mark.slow
+def test_slow_checkpoint_write_does_not_stall_training(tmp_path):
+    """A 25 s checkpoint write (a loaded shared filesystem) under a 10 s collective deadline: rank 0
+    writes in the background, both ranks keep training, the job is not killed, the file lands whole,
+    and the final checkpoint on SIGTERM waits for the write in flight."""
+    run = tmp_path / "w"
+    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w", "--comm", "horovod",
+                                 "--save_every", 2, "--collective_timeout", 10], env={"BA3C_FAULT_SLOW_SAVE": "25:1"})
+    wait_for_progress(run)
+    rows_at_start = len((run / "progress.jsonl").read_text().splitlines())
+    deadline = time.time() + 120
+    while not checkpoint.list_checkpoints(run / "checkpoints") and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    rows_during = len((run / "progress.jsonl").read_text().splitlines()) - rows_at_start
+    ranks = rank_pids(proc.pid)
+    for pid in ranks:
+        os.kill(pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert rows_during >= 10, rows_during  # one log line a second went on while the file was written
+    assert "written in 2" in out and "skipped: the previous write has been running" in out, out[-3000:]
+    first = checkpoint.list_checkpoints(run / "checkpoints")[0]
+    checkpoint.load(first)  # complete, checksum intact
+    assert "stopped by SIGTERM" in out

@@ -18,6 +18,11 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert cfg["env"] == "breakout" and cfg["batch_size"] == 20
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["world"]["size"] == 1 and meta["versions"]["ale-py"] == "0.12.1"
+    # Start-up phases, measured from process start, in metadata.json and one line before the status lines.
+    phases = meta["startup"]["per_rank"][0]
+    assert set(phases) == {"python", "tensorflow", "mpi", "setup", "first_update"}
+    assert all(v >= 0 for v in phases.values()) and phases["tensorflow"] > 0.5
+    assert "start-up (one rank, seconds): interpreter + config" in p.stdout
     rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["frames"] >= 4000
     for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "lr"):
