@@ -26,7 +26,7 @@ help:
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
-	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..'   render an sbatch file"
+	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
 
 $(STAMP): requirements.txt scripts/install.sh
@@ -57,9 +57,11 @@ CPUS_PER_TASK ?= 1
 TIME          ?= 01:00:00
 KIND          ?= train
 JOB           ?= $(KIND)-job.sbatch
+STAGE         ?=
 slurm-job: $(STAMP)
 	$(PY) scripts/render_slurm.py --kind $(KIND) --nodes $(NODES) --tasks $(TASKS) \
-		--cpus-per-task $(CPUS_PER_TASK) --time $(TIME) --args "$(if $(ARGS),$(ARGS),-e $(GAME))" --output $(JOB)
+		--cpus-per-task $(CPUS_PER_TASK) --time $(TIME) --args "$(if $(ARGS),$(ARGS),-e $(GAME))" --output $(JOB) \
+		$(if $(STAGE),--stage-venv $(STAGE))
 
 clean:
 	rm -rf .pytest_cache benchmarks/results/*.tmp

@@ -158,6 +158,7 @@ def metadata(world: dict[str, Any]) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": socket.gethostname(),
         "argv": sys.argv,
+        "python": sys.executable,
         "git_commit": git_commit(),
         "versions": package_versions(),
         "world": world,

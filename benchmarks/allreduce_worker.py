@@ -1,5 +1,6 @@
 """Run under mpirun: time comm.allreduce_mean of a buffer the size of the model's gradient
-(plus loss stats and control flags). Rank 0 prints one JSON line."""
+(plus loss stats and control flags). Rank 0 prints one JSON line. The MPI algorithm is whatever
+the environment forces (OMPI_MCA_coll_tuned_allreduce_algorithm) or OpenMPI's own choice."""
 import json
 import sys
 import time
@@ -9,23 +10,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run by mpirun as a plain script
 
-from ba3c.quiet import quiet_stderr
 from mpi.comm import init_comm
 
-backend, size = sys.argv[1], int(sys.argv[2])
-with quiet_stderr():
-    import tensorflow as tf
+backend, size, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 40
 comm = init_comm(backend)
 buf = np.random.default_rng(comm.rank).normal(size=size).astype(np.float32)
-src = tf.constant(buf) if backend == "horovod" else buf  # what the trainer hands over
+if backend == "horovod":
+    import tensorflow as tf
+
+    src = tf.constant(buf)  # what the trainer hands over
+else:
+    src = buf
 times = []
-for i in range(40):
+for i in range(reps):
     comm.barrier()
     t0 = time.perf_counter()
     out = comm.allreduce_mean(src)
     np.asarray(out)[:1].copy()  # make sure the result is materialised
     times.append(time.perf_counter() - t0)
 times = times[5:]
+expect = np.mean([np.random.default_rng(r).normal(size=8).astype(np.float32) for r in range(comm.size)], axis=0)
+assert np.allclose(np.asarray(out)[:8], expect, atol=1e-5), "allreduce gave a wrong mean"
 if comm.rank == 0:
     print("RESULT " + json.dumps({"backend": backend, "ranks": comm.size, "floats": size, "mbytes": size * 4 / 1e6,
                                   "median_ms": 1000 * float(np.median(times)), "min_ms": 1000 * float(np.min(times))}))

@@ -1,12 +1,28 @@
 #!/usr/bin/env python
-"""Time one fused gradient allreduce of the model's size, Horovod vs mpi4py, for 1, 2 and 4 ranks
-(4 ranks on this 2-core machine are oversubscribed: read them as an upper bound)."""
+"""Time one fused gradient allreduce of the model's size on 2, 4, 8 and 12 ranks, with OpenMPI's own
+choice of algorithm and with each algorithm forced (coll_tuned_use_dynamic_rules +
+coll_tuned_allreduce_algorithm), for mpi4py and Horovod; then fit the alpha-beta model of
+benchmarks/allreduce_model.py to each algorithm and report Horovod's overhead over the bare
+MPI_Allreduce.
+
+What one shared-memory machine can validate: the shape of each algorithm's cost in the rank count,
+and the overhead Horovod adds per call. What it cannot: network latency and bandwidth (messages go
+through shared memory here), and more ranks than cores are time-sliced (2 cores here), so 4-12
+ranks measure the algorithms' total work as much as their depth. Read fitted alpha and beta as this
+machine's, not a cluster's.
+
+    python benchmarks/bench_allreduce.py [--ranks 2 4 8 12] [--algorithms 0 1 2 3 4 5 6] [--backends mpi4py horovod]
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+
+import numpy as np
+from allreduce_model import NAMES, cost, openmpi_41_choice
 
 from common import ROOT, machine, record, table
 
@@ -21,10 +37,49 @@ def model_buffer_floats(arch: str = "nature") -> int:
     return PolicyValueNet(arch, 4, cfg.fc_neurons).num_params() + len(BUFFER_TAIL)
 
 
+def time_allreduce(backend: str, n: int, size: int, alg: int, reps: int) -> dict:
+    env = dict(os.environ)
+    if alg:
+        env.update(OMPI_MCA_coll_tuned_use_dynamic_rules="1", OMPI_MCA_coll_tuned_allreduce_algorithm=str(alg))
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n), sys.executable,
+           str(ROOT / "benchmarks" / "allreduce_worker.py"), backend, str(size), str(reps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT / "benchmarks", env=env, timeout=600)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode != 0 or not line:
+        sys.exit(f"{backend} x{n} algorithm {alg} failed:\n{out.stderr[-2000:]}")
+    row = json.loads(line[0][7:])
+    chosen = alg or openmpi_41_choice(n, size * 4)
+    return {**row, "algorithm": alg, "runs": NAMES[chosen] + ("" if alg else " (OpenMPI's choice)")}
+
+
+def fit(rows: list[dict], size_bytes: float) -> list[dict]:
+    """Least-squares alpha and beta of each forced algorithm from its mpi4py times."""
+    out = []
+    for alg in sorted({r["algorithm"] for r in rows if r["algorithm"] and r["backend"] == "mpi4py"}):
+        pts = [r for r in rows if r["algorithm"] == alg and r["backend"] == "mpi4py"]
+        if len(pts) < 2:
+            continue
+        # cost() is linear in (alpha, beta) with gamma folded into beta: columns are the two unit costs.
+        a = np.array([[cost(alg, r["ranks"], size_bytes, 1.0, 0.0), cost(alg, r["ranks"], size_bytes, 0.0, 1.0)]
+                      for r in pts])
+        t = np.array([r["median_ms"] / 1000 for r in pts])
+        (alpha, beta), *_ = np.linalg.lstsq(a, t, rcond=None)
+        pred = a @ np.array([alpha, beta])
+        out.append({"algorithm": alg, "name": NAMES[alg], "alpha_us": 1e6 * alpha,
+                    "beta_GBps": (1 / beta / 1e9) if beta > 0 else float("inf"),
+                    "worst_fit_error": float(np.max(np.abs(pred - t) / t))})
+    return out
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--ranks", type=int, nargs="*", default=[1, 2, 4])
-    p.add_argument("--backends", nargs="*", default=["horovod", "mpi4py"])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ranks", type=int, nargs="*", default=[2, 4, 8, 12])
+    p.add_argument("--algorithms", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5, 6],
+                   help="OpenMPI allreduce algorithm ids to force; 0 = OpenMPI's own choice")
+    p.add_argument("--backends", nargs="*", default=["mpi4py", "horovod"])
+    p.add_argument("--horovod_algorithms", type=int, nargs="*", default=[0, 4, 6],
+                   help="Horovod runs only these (its overhead does not depend on the algorithm)")
+    p.add_argument("--reps", type=int, default=40)
     a = p.parse_args()
     from ba3c.quiet import quiet_stderr
 
@@ -32,16 +87,29 @@ def main() -> None:
         size = model_buffer_floats()
     rows = []
     for backend in a.backends:
-        for n in a.ranks:
-            cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n), sys.executable,
-                   str(ROOT / "benchmarks" / "allreduce_worker.py"), backend, str(size)]
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT / "benchmarks")
-            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-            if out.returncode != 0 or not line:
-                sys.exit(f"{backend} x{n} failed:\n{out.stderr[-2000:]}")
-            rows.append(json.loads(line[0][7:]))
-    print(table(rows, ["backend", "ranks", "mbytes", "median_ms", "min_ms"]))
-    record("allreduce", rows, {"machine": machine()})
+        algs = a.algorithms if backend == "mpi4py" else [x for x in a.algorithms if x in a.horovod_algorithms]
+        for alg in algs:
+            for n in a.ranks:
+                rows.append(time_allreduce(backend, n, size, alg, a.reps))
+                print(f"{backend:8s} ranks {n:3d} algorithm {alg}: {rows[-1]['median_ms']:.2f} ms", flush=True)
+    print(table(rows, ["backend", "ranks", "algorithm", "runs", "median_ms", "min_ms"]))
+    fits = fit(rows, size * 4)
+    if fits:
+        print()
+        print(table(fits, ["algorithm", "name", "alpha_us", "beta_GBps", "worst_fit_error"]))
+    overhead = []
+    for r in rows:
+        if r["backend"] == "horovod":
+            bare = next((x for x in rows if x["backend"] == "mpi4py" and x["ranks"] == r["ranks"]
+                         and x["algorithm"] == r["algorithm"]), None)
+            if bare:
+                overhead.append({"ranks": r["ranks"], "algorithm": r["algorithm"], "horovod_ms": r["median_ms"],
+                                 "mpi4py_ms": bare["median_ms"], "overhead_ms": r["median_ms"] - bare["median_ms"]})
+    if overhead:
+        print()
+        print(table(overhead, ["ranks", "algorithm", "horovod_ms", "mpi4py_ms", "overhead_ms"]))
+    record("allreduce", rows + [{"fit": f} for f in fits] + [{"horovod_overhead": o} for o in overhead],
+           {"machine": machine(), "message_bytes": size * 4})
 
 
 if __name__ == "__main__":

@@ -1,67 +1,90 @@
 #!/usr/bin/env python
-"""Trainer frames/s on 1 and 2 ranks of this machine with the per-update time split, then a
-projection of scaling efficiency to 64, 768 and 1,500 ranks.
+"""Trainer time per update on 2 one-core ranks at two per-rank batches, then a projection of the
+update time, scaling efficiency and frames/s to 64, 768 and 1,536 ranks at the default batch plan.
 
-Model (stated in README "Scaling"): each rank owns one core, as in the 2-rank run here, so its
-compute time per update t_c = t_env + t_act + t_learn is the 2-rank measurement. An update adds
-one allreduce of S bytes (the model's gradient) and nothing overlaps it:
-    ring (Horovod):            t_ar = 2 (N-1) alpha + 2 (N-1)/N * S / beta
-    halving-doubling (MPI):    t_ar = 2 log2(N) alpha + 2 (N-1)/N * S / beta
-    efficiency(N) = t_c / (t_c + t_ar);  frames/s(N) = N * batch * 4 / (t_c + t_ar)
-alpha = per-message latency, beta = per-link bandwidth; reduction arithmetic is ignored (it runs at
-memory speed, well above these links)."""
+Model (README "Scaling"): every rank owns one core, as in the 2-rank runs here. Compute per update
+grows linearly with the per-rank batch b: t_c(b) = c0 + c1 b, fitted from b = 5 (1 env x 5 steps)
+and b = 80 (16 x 5). Each update adds one MPI_Allreduce of the S-byte gradient buffer, with the
+algorithm OpenMPI 4.1 picks for S (Rabenseifner for our 6.75 MB at every size) and the
+alpha-beta-gamma cost of benchmarks/allreduce_model.py; gamma (reduction arithmetic per byte) is
+measured here. Two bounds: nothing overlaps the allreduce (what the trainer does today), and a
+perfect overlap with the next rollout (the most an asynchronous allreduce could give).
+    efficiency = t_c / (t_c + t_ar)  or  t_c / max(t_c, t_ar);   frames/s = N b 4 / update time
+Stragglers and Horovod's own per-call overhead (bench_allreduce) are not in the model."""
 from __future__ import annotations
 
 import argparse
-import math
+import time
+
+import numpy as np
+from allreduce_model import NAMES, cost, openmpi_41_choice
 
 from bench_train import run_trainer
 from common import machine, record, table
 
-NETWORKS = {  # name: (alpha seconds, beta bytes/s)
-    "10GbE TCP": (50e-6, 1.1e9),
-    "100Gb InfiniBand EDR": (1.5e-6, 11e9),
+NETWORKS = {  # name: (alpha seconds, beta seconds per byte)
+    "10GbE TCP": (50e-6, 1 / 1.1e9),
+    "100Gb InfiniBand EDR": (1.5e-6, 1 / 11e9),
 }
+ENVS = (1, 16)
 
 
-def allreduce_seconds(n: int, size_bytes: float, alpha: float, beta: float, algo: str) -> float:
-    if n == 1:
-        return 0.0
-    steps = 2 * (n - 1) if algo == "ring" else 2 * math.ceil(math.log2(n))
-    return steps * alpha + 2 * (n - 1) / n * size_bytes / beta
+def reduction_seconds_per_byte(size_bytes: int) -> float:
+    a = np.ones(size_bytes // 4, np.float32)
+    b = np.ones_like(a)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        np.add(a, b, out=a)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) / size_bytes
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=300_000)
-    p.add_argument("--args", default="")
+    p.add_argument("--frames", type=int, default=200_000)
+    p.add_argument("--args", default="", help="extra train.py flags (not batch flags)")
     a = p.parse_args()
-    measured = [run_trainer(a.frames, n, a.args.split()) for n in (1, 2)]
-    print(table(measured, ["ranks", "frames_per_s", "update_ms", "t_env_ms", "t_act_ms", "t_learn_ms",
-                           "t_allreduce_ms", "t_other_ms"]))
+    from ba3c.batch_plan import plan_batch
     from ba3c.config import parse_config
     from ba3c.quiet import quiet_stderr
     from bench_allreduce import model_buffer_floats
 
+    measured = []
+    for envs in ENVS:
+        r = run_trainer(a.frames, 2, [*a.args.split(), "--envs_per_rank", str(envs), "--n_step", "5",
+                                      "--threads", "1"])
+        measured.append({**r, "rank_batch": envs * 5,
+                         "t_compute_ms": r["t_env_ms"] + r["t_act_ms"] + r["t_learn_ms"]})
+    print(table(measured, ["ranks", "rank_batch", "frames_per_s", "update_ms", "t_env_ms", "t_act_ms", "t_learn_ms",
+                           "t_compute_ms", "t_allreduce_ms", "t_other_ms"]))
+    (b0, t0), (b1, t1) = [(m["rank_batch"], m["t_compute_ms"] / 1000) for m in measured]
+    c1 = (t1 - t0) / (b1 - b0)
+    c0 = t0 - c1 * b0
     cfg, _ = parse_config(a.args.split())
     cfg.finalize()
     with quiet_stderr():
-        size_bytes = 4 * model_buffer_floats(cfg.arch)
-    two = measured[1]
-    t_c = (two["t_env_ms"] + two["t_act_ms"] + two["t_learn_ms"]) / 1000
+        size = 4 * model_buffer_floats(cfg.arch)
+    gamma = reduction_seconds_per_byte(size)
+    print(f"\ncompute per update t_c(b) = {1000 * c0:.1f} ms + {1000 * c1:.2f} ms x b; reduction "
+          f"{1 / gamma / 1e9:.1f} GB/s; gradient buffer {size / 1e6:.2f} MB")
     proj = []
     for net, (alpha, beta) in NETWORKS.items():
-        for algo in ("ring", "halving-doubling"):
-            for n in (1, 2, 64, 768, 1500):
-                t_ar = allreduce_seconds(n, size_bytes, alpha, beta, algo)
-                proj.append({"network": net, "allreduce": algo, "ranks": n, "global_batch": n * cfg.batch_size,
-                             "t_compute_ms": 1000 * t_c, "t_allreduce_ms": 1000 * t_ar,
-                             "efficiency": t_c / (t_c + t_ar),
-                             "frames_per_s": n * cfg.batch_size * 4 / (t_c + t_ar)})
+        for n in (64, 768, 1536):
+            plan = plan_batch(n, None, None, None, None, "auto")
+            b = plan.envs_per_rank * plan.n_step
+            t_c = c0 + c1 * b
+            alg = openmpi_41_choice(n, size)
+            t_ar = cost(alg, n, size, alpha, beta, gamma)
+            proj.append({"network": net, "ranks": n, "global_batch": plan.global_batch, "rank_batch": b,
+                         "allreduce": NAMES[alg], "t_compute_ms": 1000 * t_c, "t_allreduce_ms": 1000 * t_ar,
+                         "efficiency": t_c / (t_c + t_ar), "efficiency_overlapped": t_c / max(t_c, t_ar),
+                         "frames_per_s": n * b * 4 / (t_c + t_ar)})
     print()
-    print(table(proj, ["network", "allreduce", "ranks", "global_batch", "t_compute_ms", "t_allreduce_ms",
-                       "efficiency", "frames_per_s"]))
-    record("scaling", measured + proj, {"machine": machine(), "args": a.args, "gradient_bytes": size_bytes})
+    print(table(proj, ["network", "ranks", "global_batch", "rank_batch", "allreduce", "t_compute_ms",
+                       "t_allreduce_ms", "efficiency", "efficiency_overlapped", "frames_per_s"]))
+    record("scaling", measured + proj, {"machine": machine(), "args": a.args, "gradient_bytes": size,
+                                        "compute_fit_ms": [1000 * c0, 1000 * c1], "reduction_GBps": 1 / gamma / 1e9})
 
 
 if __name__ == "__main__":

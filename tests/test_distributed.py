@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,11 +99,11 @@ def _wait_job(slurm, job: str, timeout: float) -> str:
     raise AssertionError(f"job {job} not done after {timeout}s: {out}")
 
 
-def _render_and_submit(slurm, tmp_path, args: str, time_limit: str = "00:10:00") -> str:
+def _render_and_submit(slurm, tmp_path, args: str, time_limit: str = "00:10:00", extra=()) -> str:
     job_file = tmp_path / "job.sbatch"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "render_slurm.py"), "--tasks", "2", "--time", time_limit,
                     "--args", args, "--job-name", "t", "--log", str(tmp_path / "job.out"),
-                    "--output", str(job_file)], check=True)
+                    "--output", str(job_file), *extra], check=True)
     text = job_file.read_text()
     assert "#SBATCH --requeue" in text and "#SBATCH --signal=B:USR1@" in text and "#SBATCH --time=" in text
     out = subprocess.run(["sbatch", "--parsable", str(job_file)], capture_output=True, text=True,
@@ -110,19 +111,30 @@ def _render_and_submit(slurm, tmp_path, args: str, time_limit: str = "00:10:00")
     return out.strip().split(";")[0]
 
 
-def test_sbatch_rendered_template_runs_to_completion(slurm, tmp_path):
+def test_sbatch_rendered_template_runs_to_completion_from_a_staged_virtualenv(slurm, tmp_path):
+    """--stage-venv: the virtualenv is packed, sbcast to the node, unpacked by one task per node, and
+    the ranks run its python from there; the staged copy is removed at the end."""
     args = f"-e Breakout --envs_per_rank 4 --total_frames 1600 --progress off --logdir {tmp_path}/runs"
-    job = _render_and_submit(slurm, tmp_path, args)
-    assert _wait_job(slurm, job, 300) == "COMPLETED", (tmp_path / "job.out").read_text()
+    local = tmp_path / "node-local"
+    local.mkdir()
+    venv = Path(sys.executable).parent.parent
+    job = _render_and_submit(slurm, tmp_path, args, extra=["--python", str(venv / "bin" / "python"), "--stage-venv",
+                                                           str(local), "--pack", str(tmp_path / "venv.tar")])
+    assert _wait_job(slurm, job, 400) == "COMPLETED", (tmp_path / "job.out").read_text()
     log = (tmp_path / "job.out").read_text()
     assert "weights identical on all 2 rank(s)" in log and "step exited with 0" in log
+    assert f"virtualenv staged to {local}/ba3c-{job} on 1 node(s)" in log and "start-up (median / max" in log
+    meta = json.loads((tmp_path / "runs" / "t" / "metadata.json").read_text())
+    assert meta["python"] == f"{local}/ba3c-{job}/{venv.name}/bin/python"
+    assert meta["startup"]["summary"]["total"]["max"] > 0
     assert checkpoint.list_checkpoints(tmp_path / "runs" / "t" / "checkpoints")
+    assert not list(local.iterdir())  # unstaged
 
 
 def test_sbatch_usr1_checkpoints_requeues_and_resumes(slurm, tmp_path):
     """What Slurm does before a time limit (--signal=B:USR1): the job checkpoints, requeues itself,
     and the requeued job resumes the same run folder."""
-    args = f"-e Breakout --envs_per_rank 4 --total_frames 40000 --progress off --log_every 1 --logdir {tmp_path}/runs"
+    args = f"-e Breakout --envs_per_rank 4 --total_frames 16000 --progress off --log_every 1 --logdir {tmp_path}/runs"
     job = _render_and_submit(slurm, tmp_path, args)
     run = tmp_path / "runs" / "t"
     deadline = time.time() + 240
@@ -141,7 +153,7 @@ def test_sbatch_usr1_checkpoints_requeues_and_resumes(slurm, tmp_path):
     log = (tmp_path / "job.out").read_text()
     assert "stopped by SIGUSR1" in log and "restart 1" in log and "resumed from" in log
     _, meta = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
-    assert meta["counters"]["frames"] >= 40000
+    assert meta["counters"]["frames"] >= 16000
 
 
 def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
