@@ -13,8 +13,10 @@ same in v4.1.4 (Debian 12's) and v4.1.8. Algorithm ids are OpenMPI's (coll_tuned
 cost() is the textbook model (Thakur, Rabenseifner and Gropp 2005, "Optimization of collective
 communication operations in MPICH"): alpha = latency per message, beta = seconds per byte on a link,
 gamma = seconds per byte of reduction arithmetic; N ranks, S bytes. Non-powers of two pay the
-extra fold-in step MPICH/OpenMPI use (ranks beyond the largest power of two p send their data to a
-partner first and get the result last).
+fold-in of ompi_coll_base_allreduce_intra_redscat_allgather (coll_base_allreduce.c, "Step 1"): pairs
+of the first 2(N-p) ranks swap half vectors, reduce a half, send it back (2 alpha + S beta + S/2
+gamma), and the removed ranks get the full result at the end (alpha + S beta); p = the largest power
+of two <= N. Recursive doubling folds in the same way, with full vectors.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def cost(alg: int, n: int, s: float, alpha: float, beta: float, gamma: float = 0
     if n <= 1:
         return 0.0
     p = 1 << int(math.log2(n))  # largest power of two <= n
-    fold = 0.0 if p == n else 2 * (alpha + s * beta) + s * gamma  # non-power-of-two: in and out
+    fold = 0.0 if p == n else 3 * alpha + 2 * s * beta + s / 2 * gamma  # non-power-of-two: in and out
     lg = math.log2(p)
     if alg == 1:  # everyone sends to the root, which reduces and sends the result back
         return 2 * (n - 1) * (alpha + s * beta) + (n - 1) * s * gamma

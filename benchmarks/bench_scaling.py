@@ -14,13 +14,14 @@ Stragglers and Horovod's own per-call overhead (bench_allreduce) are not in the 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
 from allreduce_model import NAMES, cost, openmpi_41_choice
 
 from bench_train import run_trainer
-from common import machine, record, table
+from common import RESULTS, machine, record, table
 
 NETWORKS = {  # name: (alpha seconds, beta seconds per byte)
     "10GbE TCP": (50e-6, 1 / 1.1e9),
@@ -44,6 +45,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=200_000)
     p.add_argument("--args", default="", help="extra train.py flags (not batch flags)")
+    p.add_argument("--from-record", action="store_true",
+                   help="project again from the last measurement in benchmarks/results/scaling.jsonl")
     a = p.parse_args()
     from ba3c.batch_plan import plan_batch
     from ba3c.config import parse_config
@@ -51,7 +54,11 @@ def main() -> None:
     from bench_allreduce import model_buffer_floats
 
     measured = []
-    for envs in ENVS:
+    if a.from_record:
+        rows = [json.loads(x) for x in (RESULTS / "scaling.jsonl").read_text().splitlines()]
+        measured = [r for r in rows if "rank_batch" in r and "t_compute_ms" in r and "network" not in r][-2:]
+        print(f"measured at {measured[0]['time']} on {measured[0]['machine']}")
+    for envs in ENVS if not measured else ():
         r = run_trainer(a.frames, 2, [*a.args.split(), "--envs_per_rank", str(envs), "--n_step", "5",
                                       "--threads", "1"])
         measured.append({**r, "rank_batch": envs * 5,
@@ -70,7 +77,7 @@ def main() -> None:
           f"{1 / gamma / 1e9:.1f} GB/s; gradient buffer {size / 1e6:.2f} MB")
     proj = []
     for net, (alpha, beta) in NETWORKS.items():
-        for n in (64, 768, 1536):
+        for n in (64, 768, 1024, 1536):
             plan = plan_batch(n, None, None, None, None, "auto")
             b = plan.envs_per_rank * plan.n_step
             t_c = c0 + c1 * b
@@ -83,7 +90,7 @@ def main() -> None:
     print()
     print(table(proj, ["network", "ranks", "global_batch", "rank_batch", "allreduce", "t_compute_ms",
                        "t_allreduce_ms", "efficiency", "efficiency_overlapped", "frames_per_s"]))
-    record("scaling", measured + proj, {"machine": machine(), "args": a.args, "gradient_bytes": size,
+    record("scaling", ([] if a.from_record else measured) + proj, {"machine": machine(), "args": a.args, "gradient_bytes": size,
                                         "compute_fit_ms": [1000 * c0, 1000 * c1], "reduction_GBps": 1 / gamma / 1e9})
 
 

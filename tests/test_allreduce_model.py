@@ -34,7 +34,7 @@ def test_costs_against_hand_values():
     assert math.isclose(cost(4, 8, s, a, b, g), 14 * a + 1.75 * s * b + 0.875 * s * g)
     # recursive doubling on 8: 3 (alpha + S beta + S gamma)
     assert math.isclose(cost(3, 8, s, a, b, g), 3 * (a + s * b + s * g))
-    # 12 ranks: a fold-in to 8 (2 alpha + 2 S beta + S gamma) then Rabenseifner on 8
-    assert math.isclose(cost(6, 12, s, a, b, g), 2 * (a + s * b) + s * g + 6 * a + 1.75 * s * b + 0.875 * s * g)
+    # 12 ranks: a fold-in to 8 (3 alpha + 2 S beta + S/2 gamma) then Rabenseifner on 8
+    assert math.isclose(cost(6, 12, s, a, b, g), 3 * a + 2 * s * b + 0.5 * s * g + 6 * a + 1.75 * s * b + 0.875 * s * g)
     # for large messages Rabenseifner moves ~2 S per rank whatever the size; recursive doubling log2(N) S
     assert cost(3, 1024, s, 0, b) / cost(6, 1024, s, 0, b) == pytest.approx(10 / (2 * 1023 / 1024))
