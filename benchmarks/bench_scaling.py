@@ -90,8 +90,9 @@ def main() -> None:
     print()
     print(table(proj, ["network", "ranks", "global_batch", "rank_batch", "allreduce", "t_compute_ms",
                        "t_allreduce_ms", "efficiency", "efficiency_overlapped", "frames_per_s"]))
-    record("scaling", ([] if a.from_record else measured) + proj, {"machine": machine(), "args": a.args, "gradient_bytes": size,
-                                        "compute_fit_ms": [1000 * c0, 1000 * c1], "reduction_GBps": 1 / gamma / 1e9})
+    record("scaling", ([] if a.from_record else measured) + proj,
+           {"machine": machine(), "args": a.args, "gradient_bytes": size,
+            "compute_fit_ms": [1000 * c0, 1000 * c1], "reduction_GBps": 1 / gamma / 1e9})
 
 
 if __name__ == "__main__":
