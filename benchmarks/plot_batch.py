@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from common import RESULTS, ROOT
 
@@ -27,7 +28,9 @@ def main() -> None:
     for line in (RESULTS / "batch.jsonl").read_text().splitlines():
         r = json.loads(line)
         if r["game"] == a.game:
-            runs[(r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"], r["run_folder"])] = r
+            # The newest record of each run folder wins (a resumed run is recorded again).
+            key = (r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])
+            runs[(*key, Path(r["run_folder"]).name)] = r
     if not runs:
         raise SystemExit(f"no {a.game} runs in {RESULTS / 'batch.jsonl'}; run make bench-batch first")
     fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 4.5))
