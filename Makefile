@@ -10,13 +10,14 @@ FRAMES  ?= 5e6
 RULE    ?= none
 WARMUP  ?= 0
 
-.PHONY: install run run-mpi test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
+.PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
 	bench-scaling bench-batch plot-batch slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
 	@echo "make run              train $(GAME) in one process (ARGS='...' adds flags); rerun resumes"
 	@echo "make run-mpi NP=2     the same under mpirun -np NP"
+	@echo "make demo             a shipped trained agent (models/$(GAME).npz): 5 games scored + one game as demo/$(GAME).gif"
 	@echo "make test             the full test suite (real emulator, mpirun, local Slurm cluster)"
 	@echo "make test-fast        the tests that take seconds (no learning, MPI or Slurm)"
 	@echo "make bench            emulator, network and trainer throughput + ratio to the compute bound"
@@ -41,6 +42,13 @@ run: $(STAMP)
 run-mpi: $(STAMP)
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np $(NP) --oversubscribe \
 		$(PY) train.py -e $(GAME) $(ARGS)
+
+# No training: evaluate the shipped model under the standard protocol on a few games, record one.
+demo: $(STAMP)
+	@test -f models/$(GAME).npz || { echo "no shipped model models/$(GAME).npz; shipped: $$(ls models/*.npz)"; exit 2; }
+	@mkdir -p demo
+	$(PY) train.py --task eval --load models/$(GAME).npz -e $(GAME) --episodes 5 --output demo/eval-$(GAME).json
+	$(PY) train.py --task record --load models/$(GAME).npz -e $(GAME) --output demo/$(GAME).gif
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=12 tests

@@ -11,6 +11,7 @@ run writes.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -341,8 +342,9 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
 def export(cfg: Config) -> int:
     from ba3c.model_file import export_npz
 
-    out = export_npz(cfg.load, cfg.output)
-    print(f"wrote {out}: weights and the config to rebuild the network")
+    out = export_npz(cfg.load, cfg.output, cfg.export_dtype)
+    print(f"wrote {out}: {cfg.export_dtype} weights and the config to rebuild the network "
+          f"({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -376,7 +378,7 @@ def evaluate(cfg: Config) -> int:
 def record_or_play(cfg: Config) -> int:
     from ba3c.evaluate import model_policy
     from ba3c.model_file import build_model
-    from ba3c.video import game_frames, record
+    from ba3c.video import VIDEO_FPS, game_frames, record
 
     if cfg.task == "play" and not os.environ.get("DISPLAY"):
         raise UserError("--task play needs a display (DISPLAY is not set); use --task record --output game.mp4 "
@@ -385,8 +387,14 @@ def record_or_play(cfg: Config) -> int:
         model, _ = build_model(cfg.load, cfg.env)
     frames = game_frames(model_policy(model), cfg.env, cfg.seed, **cfg.protocol())
     if cfg.task == "record":
+        if cfg.video_seconds:
+            frames = itertools.islice(frames, 1 + int(cfg.video_seconds * VIDEO_FPS))
         n, score = record(frames, cfg.output)
-        print(f"wrote {cfg.output}: {n} frames, game score {score:g}")
+        if cfg.video_seconds and n > cfg.video_seconds * VIDEO_FPS:
+            print(f"wrote {cfg.output}: the first {cfg.video_seconds:g} s of a game ({n} frames), "
+                  f"score {score:g} by then")
+        else:
+            print(f"wrote {cfg.output}: {n} frames, game score {score:g}")
         return 0
     from ba3c.video import show
 

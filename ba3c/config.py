@@ -107,6 +107,10 @@ class Config:
                           "warm-starts the weights of a new run")
     output: str | None = _f(None, "output file: .npz for export, .gif/.mp4 for record, .json for eval")
     episodes: int = _f(30, "--task eval: number of full games")
+    video_seconds: float = _f(0.0, "--task record: stop the video after this many seconds of play (0 = the "
+                              "whole game; a long game at 15 frames/s is about 1 MB of GIF per minute)")
+    export_dtype: str = _f("float32", "--task export: weight precision of the .npz (float16 halves the file; "
+                           "weights are widened back to float32 on load)", choices=("float32", "float16"))
     # Evaluation and videos during training.
     eval_node: bool = _f(False, "evaluate during training: a dedicated MPI rank (the last) plays --eval_games "
                          "full games with weights it gets every --eval_every updates; in one process, "
@@ -181,6 +185,8 @@ class Config:
             raise UserError("--task export needs --load CHECKPOINT and --output FILE.npz")
         if self.task in ("eval", "play", "record") and not self.load:
             raise UserError(f"--task {self.task} needs --load MODEL (a checkpoint .ba3c or an exported .npz)")
+        if self.video_seconds < 0:
+            raise UserError(f"--video_seconds must be >= 0 (0 = the whole game), got {self.video_seconds}")
         if self.task == "record":
             if not self.output:
                 raise UserError("--task record needs --output FILE.gif or FILE.mp4")

@@ -60,19 +60,25 @@ def build_model(path: str | Path, game: str | None = None, seed: int = 0):
     for name, var in zip(names, model.vars):
         if tuple(weights[name].shape) != tuple(var.shape):
             raise UserError(f"{path}: {name} has shape {weights[name].shape}, the network needs {tuple(var.shape)}")
-    model.set_weights([weights[n] for n in names])
+    model.set_weights([weights[n].astype(np.float32) for n in names])
     return model, meta
 
 
-def export_npz(src: str | Path, out: str | Path) -> Path:
-    """Write the weights and the metadata needed to rebuild the network into a plain .npz."""
+def export_npz(src: str | Path, out: str | Path, dtype: str = "float32") -> Path:
+    """Write the weights (as dtype) and the metadata needed to rebuild the network into a plain .npz;
+    the frames the model was trained for travel along when the source records them."""
     from ba3c.checkpoint import write_atomic
 
     out = Path(out)
     if out.suffix != ".npz":
         raise UserError(f"--output {out}: exports are .npz files")
     weights, meta = read_model_file(src)
+    kept = {k: meta[k] for k in EXPORT_KEYS}
+    frames = meta.get("frames", meta.get("counters", {}).get("frames"))
+    if frames is not None:
+        kept["frames"] = int(frames)
     buf = io.BytesIO()
-    np.savez(buf, **weights, __meta__=np.array(json.dumps({k: meta[k] for k in EXPORT_KEYS})))
+    np.savez_compressed(buf, **{k: v.astype(dtype) for k, v in weights.items()},
+                        __meta__=np.array(json.dumps(kept)))
     write_atomic(out, buf.getvalue())
     return out

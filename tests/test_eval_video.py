@@ -72,6 +72,18 @@ def test_export_then_load_gives_identical_action_probabilities(tmp_path):
         assert np.array_equal(loaded(obs)[0].numpy(), want)
 
 
+def test_float16_export_halves_the_file_and_keeps_the_policy(tmp_path):
+    model, ckpt = write_checkpoint(tmp_path, seed=4)
+    full = export_npz(ckpt, tmp_path / "full.npz")
+    half = export_npz(ckpt, tmp_path / "half.npz", "float16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    obs = np.random.default_rng(1).integers(0, 256, (5, 4, 84, 84), dtype=np.uint8)
+    loaded, meta = build_model(half, "breakout")
+    assert meta["frames"] == 0
+    assert np.allclose(loaded(obs)[0].numpy(), model(obs)[0].numpy(), atol=2e-3)
+    assert all(v.dtype.name == "float32" for v in loaded.vars)
+
+
 def test_gymnasium_preprocessing_matches_training_emulator():
     """video.py plays through gymnasium's AtariPreprocessing; its observations must be the ones the
     network was trained on."""
@@ -116,6 +128,14 @@ def test_cli_eval_writes_json(train, tmp_path):
     res = json.loads(out.read_text())
     assert len(res["scores"]) == 3 and res["protocol"]["noop_max"] == 30
     assert res["human_normalized_mean"] == pytest.approx(human_normalized("breakout", res["mean"]))
+
+
+def test_cli_record_stops_after_video_seconds(train, tmp_path):
+    _, ckpt = write_checkpoint(tmp_path)
+    out = tmp_path / "short.gif"
+    p = train(["--task", "record", "--load", ckpt, "-e", "Breakout", "--output", out, "--video_seconds", 2])
+    assert "the first 2 s of a game (31 frames)" in p.stdout, p.stdout
+    assert sum(1 for _ in imageio.get_reader(out)) == 31
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt_npz", "corrupt_ckpt", "other_game", "bad_format",
