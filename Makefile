@@ -11,7 +11,7 @@ RULE    ?= none
 WARMUP  ?= 0
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
-	bench-scaling bench-batch plot-batch slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-batch plot-batch slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  time one fused gradient allreduce, horovod vs mpi4py, 1/2/4 ranks"
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
+	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
@@ -88,6 +89,9 @@ bench-allreduce: $(STAMP)
 
 bench-scaling: $(STAMP)
 	cd benchmarks && ../$(PY) bench_scaling.py
+
+bench-stragglers: $(STAMP)
+	cd benchmarks && ../$(PY) bench_stragglers.py $(ARGS)
 
 bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_all.py
