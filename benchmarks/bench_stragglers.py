@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from straggler_model import summary
 
 from common import ROOT, machine, record, table
-from straggler_model import summary
 
 RANKS = [64, 768, 1536]
 

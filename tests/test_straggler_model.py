@@ -9,8 +9,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from straggler_model import (expected_capped_max, expected_max, late_fraction, simulated_max,  # noqa: E402
-                             summary)
+from straggler_model import expected_capped_max, expected_max, late_fraction, simulated_max, summary  # noqa: E402
 
 
 def test_expected_max_equals_enumeration_of_every_draw():
