@@ -84,7 +84,8 @@ def main() -> None:
     s = summary(times, RANKS)
     ms = {k: 1000 * s[k] for k in ("mean", "median", "p99", "p999", "max")}
     print(f"per-update compute time of one rank, {len(times):,} updates over {a.procs} rank(s), batch "
-          f"{a.envs} x {a.n_step}, {sum(g['lives_ended'] for g in got)} lives or games ended: mean {ms['mean']:.1f} ms, "
+          f"{a.envs} x {a.n_step}, {sum(g['lives_ended'] for g in got)} lives or games ended: "
+          f"mean {ms['mean']:.1f} ms, "
           f"median {ms['median']:.1f}, p99 {ms['p99']:.1f}, p99.9 {ms['p999']:.1f}, max {ms['max']:.1f}, "
           f"cv {s['cv']:.3f}")
     rows = []
