@@ -68,16 +68,16 @@ def markdown_table(runs: list[dict]) -> str:
     def num(v, fmt: str = "{:,.0f}") -> str:
         return "-" if v is None else fmt.format(v)
 
-    head = ["global batch", "lr rule", "value_coef", "frames run", "score @1M", "@2M", "@3M", "frames to 20",
-            "noise scale @1M", "@2M", "@end"]
+    head = ["global batch", "lr rule", "value_coef", "seed", "frames run", "score @1M", "@2M", "@3M", "@5M", "@10M",
+            "frames to 20", "to 50", "to 100", "noise scale @1M", "@2M", "@end"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         c = r["curve"]
         rule = r["lr_scaling"] + (f" + warm-up {r['lr_warmup'] / 1e6:g}M" if r["lr_warmup"] else "")
-        to20 = None if r["frames_to_20"] is None else r["frames_to_20"] / 1e6
-        cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", f"{r['frames'] / 1e6:.2f}M",
-                 num(at_frames(c, 1e6, 1), "{:.1f}"), num(at_frames(c, 2e6, 1), "{:.1f}"),
-                 num(at_frames(c, 3e6, 1), "{:.1f}"), num(to20, "{:.2f}M"),
+        to = [None if r.get(f"frames_to_{t}") is None else r[f"frames_to_{t}"] / 1e6 for t in (20, 50, 100)]
+        cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", str(r["seed"]), f"{r['frames'] / 1e6:.2f}M",
+                 *(num(at_frames(c, f, 1), "{:.1f}") for f in (1e6, 2e6, 3e6, 5e6, 10e6)),
+                 *(num(t, "{:.2f}M") for t in to),
                  num(at_frames(c, 1e6, 2)), num(at_frames(c, 2e6, 2)), num(c[-1][2])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
