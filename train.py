@@ -387,10 +387,9 @@ def record_or_play(cfg: Config) -> int:
         model, _ = build_model(cfg.load, cfg.env)
     frames = game_frames(model_policy(model), cfg.env, cfg.seed, **cfg.protocol())
     if cfg.task == "record":
-        if cfg.video_seconds:
-            frames = itertools.islice(frames, 1 + int(cfg.video_seconds * VIDEO_FPS))
-        n, score = record(frames, cfg.output)
-        if cfg.video_seconds and n > cfg.video_seconds * VIDEO_FPS:
+        limit = 1 + int(cfg.video_seconds * VIDEO_FPS) if cfg.video_seconds else None  # the start frame + steps
+        n, score = record(itertools.islice(frames, limit), cfg.output)
+        if limit is not None and n == limit:
             print(f"wrote {cfg.output}: the first {cfg.video_seconds:g} s of a game ({n} frames), "
                   f"score {score:g} by then")
         else:

@@ -27,24 +27,23 @@ RANKS = [64, 768, 1536]
 
 
 def worker(envs: int, n_step: int, updates: int, warmup: int, seed: int, out: Path) -> None:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     from ba3c.config import parse_config
     from ba3c.envs import AtariEnvs
     from ba3c.games import action_meanings
     from ba3c.learner import Control, Learner
     from ba3c.quiet import quiet_stderr
     from ba3c.rollout import Rollout, collect
+    from train import configure_threads
 
-    cfg, _ = parse_config(["--envs_per_rank", str(envs), "--n_step", str(n_step), "--seed", str(seed)])
+    cfg, _ = parse_config(["--envs_per_rank", str(envs), "--n_step", str(n_step), "--seed", str(seed),
+                           "--threads", "1"])
     cfg.finalize()
+    configure_threads(cfg)  # the trainer's own thread setup, before TensorFlow's runtime starts
     with quiet_stderr():
         n_actions = len(action_meanings(cfg.env))
         # n_ranks > 1: one backward pass per update, as on every rank of a multi-rank job
         learner = Learner(cfg, n_actions, n_step, envs, n_ranks=max(RANKS))
-        env = AtariEnvs(cfg.env, envs, seed=seed, threads=1, reward_clip=cfg.reward_clip, **cfg.protocol())
+        env = AtariEnvs(cfg.env, envs, seed=seed, threads=cfg.threads, reward_clip=cfg.reward_clip, **cfg.protocol())
     rng = np.random.default_rng(seed)
     rollout = Rollout.empty(n_step, envs)
     times, ends = [], 0
