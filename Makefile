@@ -9,6 +9,8 @@ BATCH   ?= 2560
 FRAMES  ?= 5e6
 RULE    ?= none
 WARMUP  ?= 0
+RANKS   ?= 1
+RESULTS ?= batch
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
 	bench-scaling bench-stragglers bench-batch plot-batch slurm-job plot lint clean help
@@ -23,10 +25,10 @@ help:
 	@echo "make bench            emulator, network and trainer throughput + ratio to the compute bound"
 	@echo "make bench-env | bench-model | bench-train   the parts of make bench"
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
-	@echo "make bench-allreduce  time one fused gradient allreduce, horovod vs mpi4py, 1/2/4 ranks"
+	@echo "make bench-allreduce  one fused gradient allreduce at 2-12 ranks: each OpenMPI algorithm, horovod vs mpi4py [ARGS=\"--compression none fp16\"]"
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
-	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..]  large-batch study run (resumes)"
+	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
@@ -85,7 +87,7 @@ bench-train: $(STAMP)
 	cd benchmarks && ../$(PY) bench_train.py
 
 bench-allreduce: $(STAMP)
-	cd benchmarks && ../$(PY) bench_allreduce.py
+	cd benchmarks && ../$(PY) bench_allreduce.py $(ARGS)
 
 bench-scaling: $(STAMP)
 	cd benchmarks && ../$(PY) bench_scaling.py
@@ -104,7 +106,7 @@ lint: $(STAMP)
 
 bench-batch: $(STAMP)
 	cd benchmarks && ../$(PY) bench_batch.py --game $(GAME) --global_batch $(BATCH) --frames $(FRAMES) \
-		--lr_scaling $(RULE) --lr_warmup $(WARMUP) -- $(ARGS)
+		--lr_scaling $(RULE) --lr_warmup $(WARMUP) --ranks $(RANKS) --results $(RESULTS) -- $(ARGS)
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

@@ -202,6 +202,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     lr_at = scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames)
     beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
     frames_per_update = plan.global_batch * FRAMESKIP
+    fp16_head = learner.num_params if cfg.grad_compression == "fp16" and comm.size > 1 else 0
     noise = NoiseScale(state=noise_state)
     meter = Meter(counters["frames"], noise)
     stop = StopRequest()
@@ -280,7 +281,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         flat = faults.before_allreduce(counters["updates"], learner.gradients(rollout, beta_at(frames), control),
                                        learner.num_params)
         t2 = time.perf_counter()
-        averaged = comm.allreduce_mean(flat)
+        averaged = comm.allreduce_mean(flat, fp16_head)
         t3 = time.perf_counter()
         result = learner.apply(averaged, lr_at(frames))
         t_end_prev = time.perf_counter()

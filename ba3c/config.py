@@ -123,6 +123,10 @@ class Config:
     # Parallelism.
     comm: str = _f("auto", "gradient averaging: auto (horovod if importable, else mpi4py), horovod, "
                    "mpi4py, or none (one process)", choices=("auto", "horovod", "mpi4py", "none"))
+    grad_compression: str = _f("none", "how gradients travel in the allreduce: none (float32) or fp16 (16-bit "
+                               "floats, half the bytes; each rank's gradient is scaled by 1/ranks before the "
+                               "cast so the sum cannot overflow; loss stats and control flags stay float32)",
+                               choices=("none", "fp16"))
     collective_timeout: float = _f(0.0, "seconds a rank may wait in one gradient allreduce (or other collective) "
                                    "before the job is aborted, naming the ranks that did not arrive (a hung "
                                    "or stopped rank); 0 = auto: 600 while the run starts, then 20x the slowest "

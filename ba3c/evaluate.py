@@ -31,7 +31,7 @@ def model_policy(model) -> Policy:
 
     from ba3c.model import OBS_SHAPE
 
-    fn = tf.function(model.__call__, input_signature=[tf.TensorSpec((None, *OBS_SHAPE), tf.uint8)])
+    fn = tf.function(model.__call__, autograph=False, input_signature=[tf.TensorSpec((None, *OBS_SHAPE), tf.uint8)])
     return lambda obs: fn(obs)[0].numpy()
 
 

@@ -64,11 +64,15 @@ class Learner:
         n1 = n_envs // 2
         self.half_batches = (n_step * n1, n_step * (n_envs - n1))
         # Fixed shapes: each step is traced once. XLA (jit_compile) was measured slower on CPU here.
-        self.act = tf.function(self._act, input_signature=[tf.TensorSpec((None, *OBS_SHAPE), tf.uint8)])
-        self._gradients_tf = tf.function(self._gradients, input_signature=[
+        # autograph=False: the bodies branch only on Python values (tf.cond is explicit), so the graph is
+        # the same (same weights checksum), and tracing skips autograph's source rewrite, ~1-3 s of
+        # every rank's start-up.
+        self.act = tf.function(self._act, autograph=False,
+                               input_signature=[tf.TensorSpec((None, *OBS_SHAPE), tf.uint8)])
+        self._gradients_tf = tf.function(self._gradients, autograph=False, input_signature=[
             Rollout.spec(n_step, n_envs), tf.TensorSpec((), tf.float32), tf.TensorSpec((len(Control._fields),),
                                                                                       tf.float32)])
-        self._apply_tf = tf.function(self._apply, input_signature=[
+        self._apply_tf = tf.function(self._apply, autograph=False, input_signature=[
             tf.TensorSpec((self.buffer_size,), tf.float32), tf.TensorSpec((), tf.float32)])
 
     # ---- public steps ------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ ranks measure the algorithms' total work as much as their depth. Read fitted alp
 machine's, not a cluster's.
 
     python benchmarks/bench_allreduce.py [--ranks 2 4 8 12] [--algorithms 0 1 2 3 4 5 6] [--backends mpi4py horovod]
+                                         [--compression none fp16]
+
+--compression fp16 times --grad_compression fp16 (gradients as 16-bit floats, the stats tail as
+float32): its casts, Horovod's C half-float sum, or mpi4py's NumPy one.
 """
 from __future__ import annotations
 
@@ -37,16 +41,16 @@ def model_buffer_floats(arch: str = "nature") -> int:
     return PolicyValueNet(arch, 4, cfg.fc_neurons).num_params() + len(BUFFER_TAIL)
 
 
-def time_allreduce(backend: str, n: int, size: int, alg: int, reps: int) -> dict:
+def time_allreduce(backend: str, n: int, size: int, alg: int, reps: int, fp16_head: int = 0) -> dict:
     env = dict(os.environ)
     if alg:
         env.update(OMPI_MCA_coll_tuned_use_dynamic_rules="1", OMPI_MCA_coll_tuned_allreduce_algorithm=str(alg))
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n), sys.executable,
-           str(ROOT / "benchmarks" / "allreduce_worker.py"), backend, str(size), str(reps)]
+           str(ROOT / "benchmarks" / "allreduce_worker.py"), backend, str(size), str(reps), str(fp16_head)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT / "benchmarks", env=env, timeout=600)
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
     if out.returncode != 0 or not line:
-        sys.exit(f"{backend} x{n} algorithm {alg} failed:\n{out.stderr[-2000:]}")
+        sys.exit(f"{backend} x{n} algorithm {alg} (fp16 head {fp16_head}) failed:\n{out.stderr[-2000:]}")
     row = json.loads(line[0][7:])
     chosen = alg or openmpi_41_choice(n, size * 4)
     return {**row, "algorithm": alg, "runs": NAMES[chosen] + ("" if alg else " (OpenMPI's choice)")}
@@ -55,6 +59,7 @@ def time_allreduce(backend: str, n: int, size: int, alg: int, reps: int) -> dict
 def fit(rows: list[dict], size_bytes: float) -> list[dict]:
     """Least-squares alpha and beta of each forced algorithm from its mpi4py times."""
     out = []
+    rows = [r for r in rows if r.get("compression", "none") == "none"]
     for alg in sorted({r["algorithm"] for r in rows if r["algorithm"] and r["backend"] == "mpi4py"}):
         pts = [r for r in rows if r["algorithm"] == alg and r["backend"] == "mpi4py"]
         if len(pts) < 2:
@@ -80,7 +85,10 @@ def main() -> None:
     p.add_argument("--horovod_algorithms", type=int, nargs="*", default=[0, 4, 6],
                    help="Horovod runs only these (its overhead does not depend on the algorithm)")
     p.add_argument("--reps", type=int, default=40)
+    p.add_argument("--compression", nargs="*", default=["none"], choices=["none", "fp16"],
+                   help="gradient encodings to time (--grad_compression)")
     a = p.parse_args()
+    from ba3c.learner import BUFFER_TAIL
     from ba3c.quiet import quiet_stderr
 
     with quiet_stderr():
@@ -89,19 +97,22 @@ def main() -> None:
     for backend in a.backends:
         algs = a.algorithms if backend == "mpi4py" else [x for x in a.algorithms if x in a.horovod_algorithms]
         for alg in algs:
-            for n in a.ranks:
-                rows.append(time_allreduce(backend, n, size, alg, a.reps))
-                print(f"{backend:8s} ranks {n:3d} algorithm {alg}: {rows[-1]['median_ms']:.2f} ms", flush=True)
-    print(table(rows, ["backend", "ranks", "algorithm", "runs", "median_ms", "min_ms"]))
+            for comp in a.compression:
+                for n in a.ranks:
+                    head = size - len(BUFFER_TAIL) if comp == "fp16" else 0
+                    rows.append(time_allreduce(backend, n, size, alg, a.reps, head))
+                    print(f"{backend:8s} ranks {n:3d} algorithm {alg} {comp:4s}: {rows[-1]['median_ms']:.2f} ms",
+                          flush=True)
+    print(table(rows, ["backend", "compression", "ranks", "algorithm", "runs", "mbytes", "median_ms", "min_ms"]))
     fits = fit(rows, size * 4)
     if fits:
         print()
         print(table(fits, ["algorithm", "name", "alpha_us", "beta_GBps", "worst_fit_error"]))
     overhead = []
     for r in rows:
-        if r["backend"] == "horovod":
+        if r["backend"] == "horovod" and r["compression"] == "none":
             bare = next((x for x in rows if x["backend"] == "mpi4py" and x["ranks"] == r["ranks"]
-                         and x["algorithm"] == r["algorithm"]), None)
+                         and x["algorithm"] == r["algorithm"] and x["compression"] == "none"), None)
             if bare:
                 overhead.append({"ranks": r["ranks"], "algorithm": r["algorithm"], "horovod_ms": r["median_ms"],
                                  "mpi4py_ms": bare["median_ms"], "overhead_ms": r["median_ms"] - bare["median_ms"]})

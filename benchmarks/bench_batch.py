@@ -7,8 +7,11 @@ in tests/test_distributed.py), so a big job's global batch is studied here as on
 
     python benchmarks/bench_batch.py --global_batch 2560 --frames 5e6 [--lr_scaling sqrt] [--lr_warmup 1e6]
 
-The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>; the trainer resumes it,
-so an interrupted study continues where it stopped. --record-only records what a folder holds now.
+--ranks K trains under `mpirun -np K` instead (one thread per rank), for what only several ranks
+have: e.g. `--ranks 2 --results compression -- --grad_compression fp16` measures the learning cost of
+16-bit gradients. The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>
+[-r<K>][-fp16]; the trainer resumes it, so an interrupted study continues where it stopped.
+--record-only records what a folder holds now.
 """
 from __future__ import annotations
 
@@ -23,8 +26,10 @@ from common import ROOT, machine, record
 RUNS = ROOT / "benchmarks" / "runs"
 
 
-def run_name(game: str, batch: int, rule: str, warmup: float, seed: int) -> str:
-    return f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
+def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: int = 1,
+             compression: str = "none") -> str:
+    return (f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
+            + (f"-r{ranks}" if ranks > 1 else "") + ("" if compression == "none" else f"-{compression}"))
 
 
 def first_frames(rows: list[dict], threshold: float) -> int | None:
@@ -42,7 +47,9 @@ def summarize(folder: Path) -> dict:
            "learning_rate": cfg["learning_rate"], "seed": cfg["seed"],
            "value_coef": cfg["value_coef"], "frames": last["frames"], "updates": last["updates"],
            "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
-           "noise_scale": last.get("noise_scale"), "run_folder": str(folder)}
+           "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
+           "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
+           "grad_compression": cfg.get("grad_compression", "none")}
     for t in (20, 50, 100):
         f = first_frames(rows, t)
         out[f"frames_to_{t}"] = f
@@ -61,27 +68,33 @@ def main() -> None:
     p.add_argument("--lr_scaling", default="none", choices=("none", "sqrt", "linear"))
     p.add_argument("--lr_warmup", type=float, default=0.0, help="frames of learning-rate warm-up")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="per rank; 0 = all cores for one rank, 1 with --ranks")
+    p.add_argument("--ranks", type=int, default=1, help="train under mpirun -np RANKS")
+    p.add_argument("--results", default="batch", help="append to benchmarks/results/<RESULTS>.jsonl")
     p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
     p.add_argument("--folder", default=None, help="with --record-only: a run folder made elsewhere")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
+    compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
     folder = Path(a.folder).resolve() if a.folder else RUNS / run_name(a.game, a.global_batch, a.lr_scaling,
-                                                                         a.lr_warmup, a.seed)
+                                                                         a.lr_warmup, a.seed, a.ranks, compression)
     if not a.record_only:
-        cmd = [sys.executable, str(ROOT / "train.py"), "-e", a.game, "--global_batch", str(a.global_batch),
+        threads = a.threads or (1 if a.ranks > 1 else 0)
+        launcher = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(a.ranks)] if a.ranks > 1 else []
+        cmd = [*launcher, sys.executable, str(ROOT / "train.py"), "-e", a.game, "--global_batch", str(a.global_batch),
                "--total_frames", str(int(a.frames)), "--lr_scaling", a.lr_scaling, "--lr_warmup", str(a.lr_warmup),
-               "--seed", str(a.seed), "--threads", str(a.threads), "--logdir", str(RUNS), "--name", folder.name,
-               "--progress", "off", "--log_every", "30", "--comm", "none", *extra]
+               "--seed", str(a.seed), "--threads", str(threads), "--logdir", str(RUNS), "--name", folder.name,
+               "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none", *extra]
         print("running:", " ".join(cmd), flush=True)
         code = subprocess.call(cmd, cwd=ROOT)
         if code != 0:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
     out = summarize(folder)
-    print(f"{out['game']} global batch {out['global_batch']:,} rule {out['lr_scaling']} warm-up {out['lr_warmup']:g}: "
+    print(f"{out['game']} global batch {out['global_batch']:,} rule {out['lr_scaling']} warm-up {out['lr_warmup']:g} "
+          f"on {out['ranks']} rank(s), gradients {out['grad_compression']}: "
           f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
           f"frames to 20/50/100: {out['frames_to_20']}/{out['frames_to_50']}/{out['frames_to_100']}")
-    record("batch", [out], {"machine": machine()})
+    record(a.results, [out], {"machine": machine()})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,28 @@ def train():
     return run_train
 
 
+# One process, 4 emulators x 5 steps: 80 frames per update, a few seconds per run.
+SHORT = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off",
+         "--comm", "none"]
+
+
+@pytest.fixture(scope="session")
+def _two_checkpoint_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("two_checkpoints")
+    for frames in (400, 800):
+        run_train(SHORT + ["--logdir", base, "--name", "c", "--total_frames", frames])
+    return base / "c"
+
+
+@pytest.fixture
+def two_checkpoint_run(_two_checkpoint_run, tmp_path):
+    """A copy, in tmp_path/c, of one short run that wrote two checkpoints (400 and 800 frames): the
+    tests that damage or refuse a checkpoint share its two train.py start-ups."""
+    import shutil
+
+    return Path(shutil.copytree(_two_checkpoint_run, tmp_path / "c"))
+
+
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np"]
 
 
@@ -48,4 +70,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slurm" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif "two_checkpoint_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("two_checkpoint_run"))  # built once, on one worker
     items.sort(key=lambda item: 0 if "test_learning" in item.nodeid else 1)

@@ -1,7 +1,8 @@
 """Run under `mpirun -np 2`: the averaged gradient of two halves of a rollout (rank r takes half of
 the envs) must equal the one-process gradient of the whole rollout, and so must the noise-scale
 sample (each rank's own gradient vs the average; one process splits its envs into the same halves).
-Prints MAXDIFF, SCALE and NOISE lines on rank 0."""
+The same average with the gradients sent as 16-bit floats (--grad_compression fp16) must agree to
+half precision, with the float32 tail exact. Prints MAXDIFF, SCALE, NOISE, FP16 lines on rank 0."""
 import os
 import sys
 
@@ -31,12 +32,16 @@ whole = Rollout(obs=rng.integers(0, 256, (T, N, 4, 84, 84), dtype=np.uint8),
                 dones=(rng.random((T, N)) < 0.3).astype(np.float32), policy_mask=np.ones((T, N), np.float32),
                 value_mask=np.ones((T, N), np.float32))
 mine = whole.envs(slice(comm.rank * half, (comm.rank + 1) * half))
-averaged = np.asarray(comm.allreduce_mean(mine_l.gradients(mine, 0.01)))
+mine_flat = mine_l.gradients(mine, 0.01)
+averaged = np.asarray(comm.allreduce_mean(mine_flat))
 one = whole_l.gradients(whole, 0.01).numpy()
 P = mine_l.num_params
+averaged16 = np.asarray(comm.allreduce_mean(mine_flat, fp16_head=P))
 noise_2 = mine_l.apply(averaged, 1e-3).noise
 noise_1 = whole_l.apply(one, 1e-3).noise
 if comm.rank == 0:
     print(f"MAXDIFF {float(np.max(np.abs(averaged[:P] - one[:P]))):.3e} SCALE {float(np.max(np.abs(one[:P]))):.3e}")
     print("NOISE2 " + " ".join(f"{x:.6e}" for x in noise_2))
-    print("NOISE1 " + " ".join(f"{x:.6e}" for x in noise_1), flush=True)
+    print("NOISE1 " + " ".join(f"{x:.6e}" for x in noise_1))
+    print(f"FP16 {float(np.max(np.abs(averaged16[:P] - averaged[:P]))):.3e} "
+          f"TAIL {float(np.max(np.abs(averaged16[P:] - averaged[P:]))):.3e}", flush=True)

@@ -195,24 +195,6 @@ def test_nan_run_stops_after_n_in_a_row_with_last_good_weights(tmp_path):
     assert meta["counters"]["updates"] == 5 and meta["counters"]["skipped_updates"] == 3
 
 
-def test_truncated_latest_checkpoint_falls_back(train, tmp_path):
-    args = SMALL + ["--logdir", tmp_path, "--name", "c", "--comm", "none"]
-    train(args + ["--total_frames", 400])
-    train(args + ["--total_frames", 800])
-    older, newer = checkpoint.list_checkpoints(tmp_path / "c" / "checkpoints")
-    newer.write_bytes(newer.read_bytes()[:-1000])
-    p = train(args + ["--total_frames", 800])
-    assert "truncated" in p.stderr and f"resumed from {older}" in p.stdout
-
-
-def test_mismatched_architecture_checkpoint_is_refused(train, tmp_path):
-    args = SMALL + ["--logdir", tmp_path, "--name", "a", "--comm", "none", "--total_frames", 400]
-    train(args)
-    p = train(args + ["--fc_neurons", 256], check=False)
-    assert p.returncode == 2
-    assert "fc_neurons 512 (here 256)" in p.stderr and len(p.stderr.strip().splitlines()) == 1
-
-
 def test_unwritable_logdir_fails_at_start(train, tmp_path):
     (tmp_path / "file").write_text("x")
     p = train(SMALL + ["--logdir", tmp_path / "file", "--comm", "none"], check=False)

@@ -2,11 +2,10 @@
 import json
 
 import numpy as np
+import pytest
 
 from ba3c import checkpoint
-
-SHORT = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off",
-         "--comm", "none"]
+from conftest import SHORT
 
 
 def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
@@ -65,31 +64,38 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert meta3["noise_scale"]["n"] == meta1["noise_scale"]["n"] + new_updates
 
 
-def test_resume_no_refuses_to_reuse_a_run(train, tmp_path):
-    args = SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 400]
-    train(args)
-    p = train(args + ["--resume", "no"], check=False)
+def test_resume_no_refuses_to_reuse_a_run(train, two_checkpoint_run):
+    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800, "--resume", "no"],
+              check=False)
     assert p.returncode == 2
     assert "already has checkpoints" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
-def test_checkpoint_of_other_game_is_refused(train, tmp_path):
-    train(SHORT + ["--logdir", tmp_path, "--name", "b", "--total_frames", 400])
-    (ckpt,) = checkpoint.list_checkpoints(tmp_path / "b" / "checkpoints")
-    p = train(["-e", "Pong", "--logdir", tmp_path, "--name", "p", "--resume", ckpt, "--comm", "none",
+def test_checkpoint_of_other_game_is_refused(train, two_checkpoint_run):
+    ckpt = checkpoint.list_checkpoints(two_checkpoint_run / "checkpoints")[-1]
+    p = train(["-e", "Pong", "--logdir", two_checkpoint_run.parent, "--name", "p", "--resume", ckpt, "--comm", "none",
                "--progress", "off"], check=False)
     assert p.returncode == 2
     line, = p.stderr.strip().splitlines()
     assert "game 'breakout' (here 'pong')" in line and "n_actions 4 (here 6)" in line
 
 
-def test_corrupt_latest_checkpoint_falls_back_to_previous(train, tmp_path):
-    args = SHORT + ["--logdir", tmp_path, "--name", "c", "--total_frames", 400]
-    train(args)
-    train(args[:-1] + [800])
-    older, newer = checkpoint.list_checkpoints(tmp_path / "c" / "checkpoints")
+def test_mismatched_architecture_checkpoint_is_refused(train, two_checkpoint_run):
+    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800,
+                       "--fc_neurons", 256], check=False)
+    assert p.returncode == 2
+    assert "fc_neurons 512 (here 256)" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_damaged_latest_checkpoint_falls_back_to_previous(train, two_checkpoint_run, damage):
+    older, newer = checkpoint.list_checkpoints(two_checkpoint_run / "checkpoints")
     data = bytearray(newer.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    if damage == "corrupt":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        del data[-1000:]
     newer.write_bytes(bytes(data))
-    p = train(args[:-1] + [800])
-    assert "checksum mismatch" in p.stderr and f"resumed from {older}" in p.stdout
+    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800])
+    assert {"corrupt": "checksum mismatch", "truncated": "truncated"}[damage] in p.stderr
+    assert f"resumed from {older}" in p.stdout
