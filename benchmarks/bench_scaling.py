@@ -10,6 +10,9 @@ alpha-beta-gamma cost of benchmarks/allreduce_model.py; gamma (reduction arithme
 measured here. Two bounds: nothing overlaps the allreduce (what the trainer does today), and a
 perfect overlap with the next rollout (the most an asynchronous allreduce could give).
     efficiency = t_c / (t_c + t_ar)  or  t_c / max(t_c, t_ar);   frames/s = N b 4 / update time
+With --grad_compression fp16 the gradients travel as half floats: half the bytes for beta, and the
+reduction arithmetic taken at the measured float32 cost per element (per byte doubled; Horovod's C
+half-float sum is not measured separately here). The 11-float tail adds latency only.
 Stragglers and Horovod's own per-call overhead (bench_allreduce) are not in the model."""
 from __future__ import annotations
 
@@ -45,6 +48,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=200_000)
     p.add_argument("--args", default="", help="extra train.py flags (not batch flags)")
+    p.add_argument("--grad_compression", default="none", choices=("none", "fp16"),
+                   help="project with 16-bit gradients in the allreduce")
     p.add_argument("--from-record", action="store_true",
                    help="project again from the last measurement in benchmarks/results/scaling.jsonl")
     a = p.parse_args()
@@ -75,23 +80,28 @@ def main() -> None:
     gamma = reduction_seconds_per_byte(size)
     print(f"\ncompute per update t_c(b) = {1000 * c0:.1f} ms + {1000 * c1:.2f} ms x b; reduction "
           f"{1 / gamma / 1e9:.1f} GB/s; gradient buffer {size / 1e6:.2f} MB")
+    wire, wire_gamma = size, gamma
+    if a.grad_compression == "fp16":
+        wire, wire_gamma = size // 2, 2 * gamma
+        print(f"--grad_compression fp16: {wire / 1e6:.2f} MB on the wire")
     proj = []
     for net, (alpha, beta) in NETWORKS.items():
         for n in (64, 768, 1024, 1536):
             plan = plan_batch(n, None, None, None, None, "auto")
             b = plan.envs_per_rank * plan.n_step
             t_c = c0 + c1 * b
-            alg = openmpi_41_choice(n, size)
-            t_ar = cost(alg, n, size, alpha, beta, gamma)
-            proj.append({"network": net, "ranks": n, "global_batch": plan.global_batch, "rank_batch": b,
+            alg = openmpi_41_choice(n, wire)
+            t_ar = cost(alg, n, wire, alpha, beta, wire_gamma)
+            proj.append({"network": net, "grad_compression": a.grad_compression, "ranks": n,
+                         "global_batch": plan.global_batch, "rank_batch": b,
                          "allreduce": NAMES[alg], "t_compute_ms": 1000 * t_c, "t_allreduce_ms": 1000 * t_ar,
                          "efficiency": t_c / (t_c + t_ar), "efficiency_overlapped": t_c / max(t_c, t_ar),
                          "frames_per_s": n * b * 4 / (t_c + t_ar)})
     print()
-    print(table(proj, ["network", "ranks", "global_batch", "rank_batch", "allreduce", "t_compute_ms",
-                       "t_allreduce_ms", "efficiency", "efficiency_overlapped", "frames_per_s"]))
+    print(table(proj, ["network", "grad_compression", "ranks", "global_batch", "rank_batch", "allreduce",
+                       "t_compute_ms", "t_allreduce_ms", "efficiency", "efficiency_overlapped", "frames_per_s"]))
     record("scaling", ([] if a.from_record else measured) + proj,
-           {"machine": machine(), "args": a.args, "gradient_bytes": size,
+           {"machine": machine(), "args": a.args, "gradient_bytes": size, "wire_bytes": wire,
             "compute_fit_ms": [1000 * c0, 1000 * c1], "reduction_GBps": 1 / gamma / 1e9})
 
 
