@@ -13,7 +13,7 @@ RANKS   ?= 1
 RESULTS ?= batch
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
-	bench-scaling bench-stragglers bench-batch plot-batch slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-batch plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench-allreduce  one fused gradient allreduce at 2-12 ranks: each OpenMPI algorithm, horovod vs mpi4py [ARGS=\"--compression none fp16\"]"
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
+	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
@@ -103,6 +104,10 @@ plot: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# About an hour per game at 10M frames on 2 cores; rerunning resumes.
+showcase: $(STAMP)
+	scripts/showcase.sh $(GAME)
 
 bench-batch: $(STAMP)
 	cd benchmarks && ../$(PY) bench_batch.py --game $(GAME) --global_batch $(BATCH) --frames $(FRAMES) \
