@@ -203,6 +203,11 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
     frames_per_update = plan.global_batch * FRAMESKIP
     fp16_head = learner.num_params if cfg.grad_compression == "fp16" and comm.size > 1 else 0
+    if fp16_head:
+        import tensorflow as tf
+
+        with quiet_stderr():  # TensorFlow's one-time "oneDNN supports DT_HALF only with AVX-512" line
+            tf.cast(tf.zeros(1), tf.float16)
     noise = NoiseScale(state=noise_state)
     meter = Meter(counters["frames"], noise)
     stop = StopRequest()
