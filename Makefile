@@ -10,6 +10,7 @@ FRAMES  ?= 5e6
 RULE    ?= none
 WARMUP  ?= 0
 RANKS   ?= 1
+SEED    ?= 1
 RESULTS ?= batch
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
@@ -29,7 +30,7 @@ help:
 	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
-	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 RESULTS=batch]  large-batch study run (resumes)"
+	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
@@ -111,7 +112,7 @@ showcase: $(STAMP)
 
 bench-batch: $(STAMP)
 	cd benchmarks && ../$(PY) bench_batch.py --game $(GAME) --global_batch $(BATCH) --frames $(FRAMES) \
-		--lr_scaling $(RULE) --lr_warmup $(WARMUP) --ranks $(RANKS) --results $(RESULTS) -- $(ARGS)
+		--lr_scaling $(RULE) --lr_warmup $(WARMUP) --ranks $(RANKS) --results $(RESULTS) --seed $(SEED) -- $(ARGS)
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \
