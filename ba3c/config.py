@@ -125,7 +125,8 @@ class Config:
                    "mpi4py, or none (one process)", choices=("auto", "horovod", "mpi4py", "none"))
     grad_compression: str = _f("none", "how gradients travel in the allreduce: none (float32) or fp16 (16-bit "
                                "floats, half the bytes; each rank's gradient is scaled by 1/ranks before the "
-                               "cast so the sum cannot overflow; loss stats and control flags stay float32)",
+                               "cast so the sum cannot overflow; loss stats and control flags stay float32). "
+                               "Experimental: on many ranks most gradient elements underflow (README, Scaling)",
                                choices=("none", "fp16"))
     collective_timeout: float = _f(0.0, "seconds a rank may wait in one gradient allreduce (or other collective) "
                                    "before the job is aborted, naming the ranks that did not arrive (a hung "
