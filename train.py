@@ -26,7 +26,7 @@ from ba3c.config import Config, parse_config  # noqa: E402
 from ba3c.errors import UserError  # noqa: E402
 from ba3c.quiet import quiet_stderr  # noqa: E402
 from ba3c.startup import StartupClock  # noqa: E402
-from mpi.comm import Comm, LaunchError, env_rank, init_comm  # noqa: E402
+from mpi.comm import Comm, LaunchError, PendingMean, env_rank, init_comm  # noqa: E402
 
 FRAMESKIP = 4
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
@@ -142,12 +142,13 @@ def emulator_seed(cfg: Config, rank: int, updates: int) -> int:
 
 
 def check_run_dir(comm: Comm, run_dir: Path) -> None:
-    from ba3c.runlog import check_writable
+    from ba3c.runlog import check_writable, hold_run_lock
 
     error = None
     if comm.rank == 0:
         try:
             check_writable(run_dir / "checkpoints")
+            hold_run_lock(run_dir)
         except UserError as e:
             error = str(e)
     error = comm.broadcast_object(error)
@@ -272,25 +273,45 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
 
     clock.mark("setup")
     # ---- the loop ---------------------------------------------------------------------------------
+    # Each update's gradients go into the allreduce, and its averaged result comes back `lag` updates
+    # later (--overlap: 1, the rollout of the next update runs while it is in flight; else 0).
+    lag = 1 if cfg.overlap else 0
+    in_flight: deque[tuple] = deque()  # (PendingMean, rollout Timing, gradient s, allreduce start s)
+    stopping = False
     t_end_prev = time.perf_counter()
     update_seconds: deque[float] = deque(maxlen=100)  # whole iterations, for the automatic hang deadline
-    while counters["frames"] < cfg.total_frames:
+    while True:
         t_begin = time.perf_counter()
         t_other = t_begin - t_end_prev  # logging, checkpoints, progress bar of the previous update
-        timing = collect(envs, learner.logits, rng, rollout)
-        now = time.time()
-        control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,
-                          save=comm.rank == 0 and now - t_last_save >= cfg.save_every)
-        t1 = time.perf_counter()
-        frames = counters["frames"]
-        flat = faults.before_allreduce(counters["updates"], learner.gradients(rollout, beta_at(frames), control),
-                                       learner.num_params)
-        t2 = time.perf_counter()
-        averaged = comm.allreduce_mean(flat, fp16_head)
+        queued_frames = counters["frames"] + len(in_flight) * frames_per_update
+        if not stopping and queued_frames < cfg.total_frames:
+            timing = collect(envs, learner.logits, rng, rollout)
+            now = time.time()
+            # Set when asked, not when done: with --overlap the answer comes an update later.
+            control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,
+                              save=comm.rank == 0 and now - t_last_save >= cfg.save_every)
+            t_last_log = now if control.log else t_last_log
+            t_last_save = now if control.save else t_last_save
+            t1 = time.perf_counter()
+            flat = faults.before_allreduce(counters["updates"] + len(in_flight),
+                                           learner.gradients(rollout, beta_at(queued_frames), control),
+                                           learner.num_params)
+            t2 = time.perf_counter()
+            pending = comm.start_allreduce_mean(flat, fp16_head) if lag else PendingMean(
+                comm, value=comm.allreduce_mean(flat, fp16_head))
+            in_flight.append((pending, timing, t2 - t1, time.perf_counter() - t2))
+            if len(in_flight) <= lag:
+                t_end_prev = time.perf_counter()
+                continue
+        elif not in_flight:
+            break
+        pending, timing, t_grad, t_comm = in_flight.popleft()
         t3 = time.perf_counter()
-        result = learner.apply(averaged, lr_at(frames))
+        averaged = pending.wait()
+        t4 = time.perf_counter()
+        result = learner.apply(averaged, lr_at(counters["frames"]))
         t_end_prev = time.perf_counter()
-        meter.add(result, timing, (t2 - t1) + (t_end_prev - t3), t3 - t2, t_other)
+        meter.add(result, timing, t_grad + (t_end_prev - t4), t_comm + (t4 - t3), t_other)
         counters["updates"] += 1
         counters["frames"] += frames_per_update
         if "first_update" not in clock.seconds:
@@ -304,8 +325,11 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
                       f"update skipped on all ranks ({bad_in_row} in a row)")
             if bad_in_row >= cfg.max_bad_updates:
                 reason = "nonfinite"
-        stopping = result.control.stop or reason == "nonfinite"
-        if result.control.log or stopping or counters["frames"] >= cfg.total_frames:
+        if (result.control.stop or reason == "nonfinite") and not stopping:
+            stopping = True  # no new rollouts; what is in flight is still applied, alike on every rank
+            reason = "nonfinite" if reason == "nonfinite" else "signal"
+        last = not in_flight and (stopping or counters["frames"] >= cfg.total_frames)
+        if result.control.log or last:
             log_progress()
         if comm.rank == 0:
             side.step(counters["updates"], counters["frames"])
@@ -316,9 +340,6 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
             if comm.rank == 0:
                 save_checkpoint()
             t_last_save = time.time()
-        if stopping:
-            reason = "nonfinite" if reason == "nonfinite" else "signal"
-            break
         update_seconds.append(time.perf_counter() - t_begin)
         if not cfg.collective_timeout:
             comm.set_collective_timeout(auto_timeout(update_seconds))

@@ -128,6 +128,10 @@ class Config:
                                "cast so the sum cannot overflow; loss stats and control flags stay float32). "
                                "Experimental: on many ranks most gradient elements underflow (README, Scaling)",
                                choices=("none", "fp16"))
+    overlap: bool = _f(False, "average update k's gradients in the background while the emulators play "
+                       "update k+1, and apply them one update late (each gradient is one update stale; the "
+                       "first is computed on the starting weights). Hides the allreduce behind the rollout; "
+                       "its speed and learning cost are in the README (Scaling)")
     collective_timeout: float = _f(0.0, "seconds a rank may wait in one gradient allreduce (or other collective) "
                                    "before the job is aborted, naming the ranks that did not arrive (a hung "
                                    "or stopped rank); 0 = auto: 600 while the run starts, then 20x the slowest "

@@ -51,6 +51,37 @@ def check_writable(folder: Path) -> None:
         raise UserError(f"run folder {folder} is not writable ({e.strerror}); choose another --logdir") from None
 
 
+_held_locks: list[Any] = []  # open lock files: the lock lasts as long as the process
+
+
+def hold_run_lock(run_dir: Path) -> None:
+    """Claim the run folder for this process, or fail in one line if another training process holds it:
+    two runs in one folder would interleave their progress logs and overwrite each other's checkpoints.
+    The kernel drops the lock when the holder exits, however it exits. Filesystems without flock support
+    (some Lustre mounts) skip the check rather than refuse to train."""
+    import errno
+    import fcntl
+
+    path = run_dir / ".lock"
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EAGAIN, errno.EACCES):
+            f.close()
+            return
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise UserError(f"run folder {run_dir} is in use by another training process ({holder}); wait for it to "
+                        "end, stop it, or choose another --name") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+    f.flush()
+    _held_locks.append(f)
+
+
 _active_bar = None
 
 

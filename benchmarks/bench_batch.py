@@ -10,7 +10,7 @@ in tests/test_distributed.py), so a big job's global batch is studied here as on
 --ranks K trains under `mpirun -np K` instead (one thread per rank), for what only several ranks
 have: e.g. `--ranks 2 --results compression -- --grad_compression fp16` measures the learning cost of
 16-bit gradients. The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>
-[-r<K>][-fp16]; the trainer resumes it, so an interrupted study continues where it stopped.
+[-r<K>][-fp16][-overlap]; the trainer resumes it, so an interrupted study continues where it stopped.
 --record-only records what a folder holds now.
 """
 from __future__ import annotations
@@ -27,9 +27,10 @@ RUNS = ROOT / "benchmarks" / "runs"
 
 
 def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: int = 1,
-             compression: str = "none") -> str:
+             compression: str = "none", overlap: bool = False) -> str:
     return (f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
-            + (f"-r{ranks}" if ranks > 1 else "") + ("" if compression == "none" else f"-{compression}"))
+            + (f"-r{ranks}" if ranks > 1 else "") + ("" if compression == "none" else f"-{compression}")
+            + ("-overlap" if overlap else ""))
 
 
 def first_frames(rows: list[dict], threshold: float) -> int | None:
@@ -49,7 +50,7 @@ def summarize(folder: Path) -> dict:
            "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
-           "grad_compression": cfg.get("grad_compression", "none")}
+           "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False)}
     for t in (20, 50, 100):
         f = first_frames(rows, t)
         out[f"frames_to_{t}"] = f
@@ -77,7 +78,8 @@ def main() -> None:
     extra = [x for x in extra if x != "--"]
     compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
     folder = Path(a.folder).resolve() if a.folder else RUNS / run_name(a.game, a.global_batch, a.lr_scaling,
-                                                                         a.lr_warmup, a.seed, a.ranks, compression)
+                                                                         a.lr_warmup, a.seed, a.ranks, compression,
+                                                                         "--overlap" in extra)
     if not a.record_only:
         threads = a.threads or (1 if a.ranks > 1 else 0)
         launcher = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(a.ranks)] if a.ranks > 1 else []
@@ -91,7 +93,7 @@ def main() -> None:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
     out = summarize(folder)
     print(f"{out['game']} global batch {out['global_batch']:,} rule {out['lr_scaling']} warm-up {out['lr_warmup']:g} "
-          f"on {out['ranks']} rank(s), gradients {out['grad_compression']}: "
+          f"on {out['ranks']} rank(s), gradients {out['grad_compression']}{', overlap' if out['overlap'] else ''}: "
           f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
           f"frames to 20/50/100: {out['frames_to_20']}/{out['frames_to_50']}/{out['frames_to_100']}")
     record(a.results, [out], {"machine": machine()})

@@ -10,6 +10,10 @@ With fp16_head=n (--grad_compression fp16) the first n floats (the gradients) tr
 floats, prescaled by 1/size so that their sum cannot overflow, and the rest (loss stats, the noise
 norm, control flags) as float32: two allreduces, half the gradient bytes.
 
+start_allreduce_mean() (--overlap) runs the same averaging on one worker thread and on a duplicate of
+the trainers' communicator (Horovod's ops already run on a duplicate of their own), so the main thread
+may step emulators and call other collectives while it is in flight; the watchdog guards the wait.
+
 Trainer ranks average gradients among themselves (`comm.rank`, `comm.size` count trainers only).
 Side ranks (--eval_node, --record_node: the last world ranks) take no part in collectives; they
 talk to trainer rank 0 with non-blocking point-to-point messages only, so a busy side rank never
@@ -80,10 +84,21 @@ class Comm:
         if self.watchdog:
             self.watchdog.close()
 
+
     # ---- collectives among trainers -------------------------------------------------------------
     def allreduce_mean(self, flat, fp16_head: int = 0):
         """Mean over trainer ranks of a flat float32 buffer (NumPy array or TF tensor), one fused call;
         with fp16_head=n, its first n floats are averaged in 16-bit floats (see the module doc)."""
+        with self.guard("allreduce"):
+            return self._mean(flat, fp16_head, None)
+
+    def start_allreduce_mean(self, flat, fp16_head: int = 0) -> "PendingMean":
+        """The same mean, begun in the background; PendingMean.wait() returns it. Calls are served in
+        order, and every trainer must start them in the same order, like any collective."""
+        return PendingMean(self, value=flat)
+
+    def _mean(self, flat, fp16_head: int, comm):
+        """The unguarded mean over `comm` (the trainers' communicator or the overlap worker's)."""
         return flat
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
@@ -121,6 +136,20 @@ class Comm:
         pass
 
 
+class PendingMean:
+    """An averaging in flight (or already done, in a world of one)."""
+
+    def __init__(self, comm: Comm, value: Any = None, future: Any = None) -> None:
+        self._comm, self._value, self._future = comm, value, future
+
+    def wait(self):
+        """The mean; a rank that never contributes makes this wait, which the watchdog bounds."""
+        if self._future is None:
+            return self._value
+        with self._comm.guard("allreduce"):
+            return self._future.result()
+
+
 class Mpi4pyComm(Comm):
     backend = "mpi4py"
 
@@ -139,22 +168,36 @@ class Mpi4pyComm(Comm):
         self.comm = self.world.Split(0 if is_trainer else 1, self.world_rank) if n_side else self.world
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self._pending: list[Any] = []  # outstanding non-blocking sends (request, buffer kept alive)
+        self._worker = self._worker_comm = None  # --overlap: one thread, its own communicator
         self._weights_req: dict[int, Any] = {}
 
-    def allreduce_mean(self, flat, fp16_head: int = 0) -> np.ndarray:
+    def start_allreduce_mean(self, flat, fp16_head: int = 0) -> PendingMean:
+        if self._worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # Dup is collective: every trainer gets here at the same update (the first overlapped one).
+            self._worker_comm = self.comm.Dup()
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="allreduce")
+        return PendingMean(self, future=self._worker.submit(self._mean, flat, fp16_head, self._worker_comm))
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+        super().close()
+
+    def _mean(self, flat, fp16_head: int, comm) -> np.ndarray:
+        comm = comm or self.comm
         flat = np.ascontiguousarray(flat, dtype=np.float32)  # no copy for a CPU float32 tensor
         out = np.empty_like(flat)
         n = fp16_head
-        with self.guard("allreduce"):
-            if n:
-                head = (flat[:n] * np.float32(1.0 / self.size)).astype(np.float16)
-                summed = np.empty_like(head)
-                # MPI has no 16-bit float type: the bytes travel as uint16 and a user op adds them as
-                # half floats (in NumPy, ~10 ms per 1.7M floats on one core; Horovod does it in C).
-                self.comm.Allreduce([head, self.MPI.UINT16_T], [summed, self.MPI.UINT16_T], op=_half_sum_op(self.MPI))
-                out[:n] = summed
-            self.comm.Allreduce(flat[n:], out[n:], op=self.MPI.SUM)
-        out[n:] /= self.size
+        if n:
+            head = (flat[:n] * np.float32(1.0 / self.size)).astype(np.float16)
+            summed = np.empty_like(head)
+            # MPI has no 16-bit float type: the bytes travel as uint16 and a user op adds them as
+            # half floats (in NumPy, ~10 ms per 1.7M floats on one core; Horovod does it in C).
+            comm.Allreduce([head, self.MPI.UINT16_T], [summed, self.MPI.UINT16_T], op=_half_sum_op(self.MPI))
+            out[:n] = summed
+        out[n:] = _mean_float32(comm, flat[n:], self.MPI)
         return out
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
@@ -249,27 +292,32 @@ class HorovodComm(Mpi4pyComm):
             raise LaunchError(f"horovod sees {hvd.size()} ranks but MPI sees {self.size}; rebuild horovod "
                             "against this MPI (make install)")
 
-    def allreduce_mean(self, flat, fp16_head: int = 0):
+    def _mean(self, flat, fp16_head: int, comm):
         # Stays a tensor end to end: no copies into and out of NumPy on the hot path.
         tf, hvd = self.tf, self.hvd
         flat = tf.convert_to_tensor(flat, dtype=tf.float32)
-        with self.guard("allreduce"):
-            if not fp16_head:
-                return hvd.allreduce(flat, op=hvd.Average, name="grads")
-            # Horovod sums the half floats in C (a group cannot mix dtypes, and a second Horovod
-            # call would cost a second negotiation round): the float32 tail goes by plain MPI.
-            head = hvd.allreduce(tf.cast(flat[:fp16_head] * (1.0 / self.size), tf.float16), op=hvd.Sum,
-                                 name="grads16")
-            tail = np.ascontiguousarray(flat[fp16_head:].numpy())
-            tail_sum = np.empty_like(tail)
-            self.comm.Allreduce(tail, tail_sum, op=self.MPI.SUM)
-            return tf.concat([tf.cast(head, tf.float32), tail_sum / self.size], axis=0)
+        if not fp16_head:
+            return hvd.allreduce(flat, op=hvd.Average, name="grads")
+        # Horovod sums the half floats in C (a group cannot mix dtypes, and a second Horovod
+        # call would cost a second negotiation round): the float32 tail goes by plain MPI.
+        head = hvd.allreduce(tf.cast(flat[:fp16_head] * (1.0 / self.size), tf.float16), op=hvd.Sum,
+                             name="grads16")
+        tail = _mean_float32(comm or self.comm, np.ascontiguousarray(flat[fp16_head:].numpy()), self.MPI)
+        return tf.concat([tf.cast(head, tf.float32), tail], axis=0)
 
     def broadcast(self, arrays: list[np.ndarray], root: int = 0) -> list[np.ndarray]:
         self._n += 1
         with self.guard("broadcast"):
             return [self.hvd.broadcast(self.tf.convert_to_tensor(a), root, name=f"bcast{self._n}_{i}").numpy()
                     for i, a in enumerate(arrays)]
+
+
+def _mean_float32(comm, a: np.ndarray, MPI) -> np.ndarray:
+    """Mean over `comm` of a float32 array, one plain MPI_Allreduce (no guard: callers hold it)."""
+    out = np.empty_like(a)
+    comm.Allreduce(a, out, op=MPI.SUM)
+    out /= comm.Get_size()
+    return out
 
 
 _HALF_SUM = None

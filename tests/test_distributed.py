@@ -45,17 +45,26 @@ def test_averaged_gradient_and_noise_sample_equal_one_process_of_all_envs(backen
     assert 0 < diff16 < 3 * 2**-11 * scale and tail <= 1e-6 * scale, (diff16, tail, scale)
 
 
-def test_two_ranks_identical_weights_and_backends_agree(tmp_path):
+def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp_path):
     """After K updates every rank holds the same weights (checksums gathered at the end), and the
-    Horovod and mpi4py paths produce the very same weights from the same seed."""
-    sums = {}
-    for backend in ("horovod", "mpi4py"):
-        p = run_train(SMALL + ["--total_frames", 1600, "--logdir", tmp_path, "--name", backend, "--comm", backend],
-                      launcher=[*MPIRUN, "2"], timeout=300)
-        n, sums[backend] = checksum_line(p.stdout)
+    Horovod and mpi4py paths produce the very same weights from the same seed, synchronous or with
+    --overlap. With --overlap, one update equals the synchronous update (the first gradient is taken
+    on the broadcast weights, and the last one in flight is applied, not lost); ten differ (each
+    gradient was one update stale)."""
+    def checksum(name, frames, backend, *extra):
+        p = run_train(SMALL + ["--total_frames", frames, "--logdir", tmp_path, "--name", name, "--comm", backend,
+                               *extra], launcher=[*MPIRUN, "2"], timeout=300)
+        n, value = checksum_line(p.stdout)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
         assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
-    assert sums["horovod"] == sums["mpi4py"]
+        return value
+
+    sync = {b: checksum(f"sync-{b}", 1600, b) for b in ("horovod", "mpi4py")}
+    overlap = {b: checksum(f"overlap-{b}", 1600, b, "--overlap") for b in ("horovod", "mpi4py")}
+    assert sync["horovod"] == sync["mpi4py"] != overlap["horovod"] == overlap["mpi4py"]
+    rows = [json.loads(x) for x in (tmp_path / "overlap-mpi4py" / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["updates"] == 10 and rows[-1]["frames"] == 1600
+    assert checksum("one-overlap", 160, "horovod", "--overlap") == checksum("one-sync", 160, "mpi4py")
 
 
 def test_resume_across_world_sizes(tmp_path):

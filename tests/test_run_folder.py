@@ -99,3 +99,31 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(train, two_checkpoint_
     p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800])
     assert {"corrupt": "checksum mismatch", "truncated": "truncated"}[damage] in p.stderr
     assert f"resumed from {older}" in p.stdout
+
+
+def test_second_run_in_a_busy_run_folder_is_refused(train, tmp_path):
+    """Two runs in one folder would interleave progress logs and overwrite each other's checkpoints: the
+    second one stops in one line naming the holder; the folder is free again once the holder exits."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = tmp_path / "busy"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from ba3c.runlog import hold_run_lock; hold_run_lock(Path(sys.argv[1])); "
+                               "print('held', flush=True); time.sleep(600)", str(run)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        p = train(SHORT + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80], check=False)
+        assert p.returncode == 2
+        line, = p.stderr.strip().splitlines()
+        assert f"is in use by another training process (pid {holder.pid} on host" in line
+        assert not (run / "progress.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train(SHORT + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80])
+    assert (run / "progress.jsonl").exists()
