@@ -12,9 +12,10 @@ WARMUP  ?= 0
 RANKS   ?= 1
 SEED    ?= 1
 RESULTS ?= batch
+TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
-	bench-scaling bench-stragglers bench-batch plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -27,7 +28,9 @@ help:
 	@echo "make bench-env | bench-model | bench-train   the parts of make bench"
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  one fused gradient allreduce at 2-12 ranks: each OpenMPI algorithm, horovod vs mpi4py [ARGS=\"--compression none fp16\"]"
-	@echo "make bench-scaling    trainer frames/s on 1 and 2 ranks + projection to 64/768/1500 ranks"
+	@echo "make bench-scaling    trainer time per update on 2 one-core ranks + projection to 64-1,536 ranks, and the"
+	@echo "                      projected minutes to Breakout score TARGET=$(TARGET) vs cores (docs/time-to-score.png)"
+	@echo "make bench-node       one node's cores as 2x1 vs 1x2 ranks x threads, and --overlap vs synchronous"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
@@ -92,7 +95,10 @@ bench-allreduce: $(STAMP)
 	cd benchmarks && ../$(PY) bench_allreduce.py $(ARGS)
 
 bench-scaling: $(STAMP)
-	cd benchmarks && ../$(PY) bench_scaling.py
+	cd benchmarks && ../$(PY) bench_scaling.py && ../$(PY) time_to_score.py --target $(TARGET)
+
+bench-node: $(STAMP)
+	cd benchmarks && ../$(PY) bench_node.py $(ARGS)
 
 bench-stragglers: $(STAMP)
 	cd benchmarks && ../$(PY) bench_stragglers.py $(ARGS)

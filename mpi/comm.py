@@ -342,8 +342,13 @@ def _horovod_importable() -> bool:
         return False
 
 
-def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
+def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = (), overlap: bool = False) -> Comm:
     """Start the requested backend; 'auto' = horovod if importable, else mpi4py, else a world of one.
+
+    overlap (--overlap): OpenMPI's blocking calls spin while they wait, so an allreduce waiting on a
+    worker thread would take the core from the rollout it should hide behind; mpi_yield_when_idle
+    (read at MPI_Init, ompi/runtime/ompi_mpi_params.c) makes that wait yield; without it --overlap
+    was slower than no overlap (`make bench-node`, README Scaling). A user's own value wins.
 
     side_roles (e.g. ("eval", "record")) take the last world ranks. Raises LaunchError when an
     explicit choice cannot be honoured, or when the launcher started several tasks but MPI sees a
@@ -367,6 +372,8 @@ def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
         raise LaunchError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
                         "use --comm mpi4py")
     n_side = len(side_roles) if want > 1 else 0  # in a world of one, side work runs in-process
+    if overlap:
+        os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
     try:
         comm: Comm = HorovodComm(n_side) if choice == "horovod" else Mpi4pyComm(n_side)
     except ImportError as e:
