@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             if env_rank() != 0:
                 return 0
             return {"export": export, "eval": evaluate, "play": record_or_play, "record": record_or_play}[cfg.task](cfg)
-        comm = init_comm(cfg.comm, cfg.side_roles(), cfg.overlap)
+        comm = init_comm(cfg.comm, cfg.side_roles())
         if comm.role != "trainer":
             from ba3c.side import run_side_rank
 

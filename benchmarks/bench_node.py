@@ -8,10 +8,13 @@ overlapped with the next rollout (--overlap) hides its time.
 For each per-node batch B (samples per update on the node): R ranks x 1 thread with B/(5R) envs each,
 1 rank x R threads with B/5 envs, and R x 1 again with --overlap. Prints frames/s, the time per
 update, and the allreduce time the update waited for (t_allreduce: with --overlap only the part the
-rollout did not hide), and appends the rows to benchmarks/results/node.jsonl."""
+rollout did not hide), and appends the rows to benchmarks/results/node.jsonl. OMPI_MCA_* variables
+in the environment reach every rank and are recorded (train.py sets OMPI_MCA_mpi_yield_when_idle=1
+unless the environment sets it; OMPI_MCA_mpi_yield_when_idle=0 measures OpenMPI's spinning wait)."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from bench_train import run_trainer
 from common import machine, record, table
@@ -54,7 +57,9 @@ def main() -> None:
               f"{split['frames_per_s'] / one['frames_per_s']:.2f}; --overlap / synchronous frames/s = "
               f"{ov['frames_per_s'] / split['frames_per_s']:.2f}, allreduce waited "
               f"{split['t_allreduce_ms']:.1f} -> {ov['t_allreduce_ms']:.1f} ms per update")
-    record("node", rows, {"machine": machine(), "backend": a.backend, "args": a.args})
+    # OpenMPI reads MCA parameters from the environment of each rank (mpirun forwards OMPI_MCA_*).
+    mca = {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}
+    record("node", rows, {"machine": machine(), "backend": a.backend, "args": a.args, "mca_env": mca})
 
 
 if __name__ == "__main__":

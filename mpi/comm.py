@@ -342,13 +342,15 @@ def _horovod_importable() -> bool:
         return False
 
 
-def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = (), overlap: bool = False) -> Comm:
+def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
     """Start the requested backend; 'auto' = horovod if importable, else mpi4py, else a world of one.
 
-    overlap (--overlap): OpenMPI's blocking calls spin while they wait, so an allreduce waiting on a
-    worker thread would take the core from the rollout it should hide behind; mpi_yield_when_idle
-    (read at MPI_Init, ompi/runtime/ompi_mpi_params.c) makes that wait yield; without it --overlap
-    was slower than no overlap (`make bench-node`, README Scaling). A user's own value wins.
+    OpenMPI's blocking calls spin while they wait. A rank's waiting thread (Horovod's background
+    thread, or the --overlap worker) then takes a core from its own emulators and TensorFlow, or from
+    another rank when ranks are not pinned. mpi_yield_when_idle (read at MPI_Init,
+    ompi/runtime/ompi_mpi_params.c) makes the wait yield: 1.5x faster updates on 2 one-core ranks,
+    and without it --overlap was slower than no overlap (`make bench-node`, README Scaling). On a
+    pinned idle core a yield costs one system call per poll. A user's own value wins.
 
     side_roles (e.g. ("eval", "record")) take the last world ranks. Raises LaunchError when an
     explicit choice cannot be honoured, or when the launcher started several tasks but MPI sees a
@@ -372,8 +374,7 @@ def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = (), overlap: b
         raise LaunchError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
                         "use --comm mpi4py")
     n_side = len(side_roles) if want > 1 else 0  # in a world of one, side work runs in-process
-    if overlap:
-        os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
+    os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
     try:
         comm: Comm = HorovodComm(n_side) if choice == "horovod" else Mpi4pyComm(n_side)
     except ImportError as e:
