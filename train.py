@@ -234,7 +234,8 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
                  "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
                  "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
-                 "env_seed_rank0": env_seed, "model_params": learner.num_params}
+                 "env_seed_rank0": env_seed, "model_params": learner.num_params,
+                 "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
         log.write_json("config.json", cfg.to_dict())
         run_metadata = metadata(world)
         log.write_json("metadata.json", run_metadata)

@@ -64,6 +64,9 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
     assert sync["horovod"] == sync["mpi4py"] != overlap["horovod"] == overlap["mpi4py"]
     rows = [json.loads(x) for x in (tmp_path / "overlap-mpi4py" / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["updates"] == 10 and rows[-1]["frames"] == 1600
+    # OpenMPI's waits yield rather than spin (set by train.py before MPI starts; README, Scaling).
+    meta = json.loads((tmp_path / "sync-horovod" / "metadata.json").read_text())
+    assert meta["world"]["openmpi_mca"]["OMPI_MCA_mpi_yield_when_idle"] == "1"
     assert checksum("one-overlap", 160, "horovod", "--overlap") == checksum("one-sync", 160, "mpi4py")
 
 
