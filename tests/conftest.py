@@ -26,9 +26,10 @@ def train():
     return run_train
 
 
-# One process, 4 emulators x 5 steps: 80 frames per update, a few seconds per run.
-SHORT = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off",
-         "--comm", "none"]
+# 4 emulators x 5 steps per rank: 80 frames per update and rank, a few seconds per run.
+# SMALL: the same for any launcher (multi-rank tests pick their --comm).
+SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off"]
+SHORT = SMALL + ["--comm", "none"]
 
 
 @pytest.fixture(scope="session")

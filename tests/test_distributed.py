@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from ba3c import checkpoint
-from conftest import MPIRUN, ROOT, run_train
+from conftest import MPIRUN, ROOT, SMALL, run_train
 
 pytestmark = pytest.mark.slow
-SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--progress", "off", "--log_every", "1"]
 
 
 def checksum_line(stdout: str) -> str:

@@ -14,9 +14,7 @@ from hypothesis import strategies as st
 from ba3c import checkpoint
 from ba3c.config import parse_config
 from ba3c.errors import UserError
-from conftest import MPIRUN, ROOT, run_train
-
-SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--progress", "off", "--log_every", "1"]
+from conftest import MPIRUN, ROOT, SMALL, run_train
 
 
 def start_mpirun(args, n=2, env=None):
