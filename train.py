@@ -19,6 +19,7 @@ import time
 import traceback
 from collections import deque
 from pathlib import Path
+from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -139,6 +140,14 @@ def emulator_seed(cfg: Config, rank: int, updates: int) -> int:
     if not updates:
         return cfg.seed + 1000 * rank
     return int(np.random.SeedSequence([cfg.seed, rank, updates]).generate_state(1)[0] % MAX_SEED)
+
+
+class InFlight(NamedTuple):
+    """One update between its gradients and their application (--overlap keeps one waiting)."""
+    pending: PendingMean
+    timing: Any  # the rollout's Timing (ba3c.rollout, imported with TensorFlow)
+    t_gradients: float  # seconds
+    t_start: float  # seconds to start the allreduce (all of it, when synchronous)
 
 
 def check_run_dir(comm: Comm, run_dir: Path) -> None:
@@ -277,7 +286,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     # Each update's gradients go into the allreduce, and its averaged result comes back `lag` updates
     # later (--overlap: 1, the rollout of the next update runs while it is in flight; else 0).
     lag = 1 if cfg.overlap else 0
-    in_flight: deque[tuple] = deque()  # (PendingMean, rollout Timing, gradient s, allreduce start s)
+    in_flight: deque[InFlight] = deque()
     stopping = False
     t_end_prev = time.perf_counter()
     update_seconds: deque[float] = deque(maxlen=100)  # whole iterations, for the automatic hang deadline
@@ -300,19 +309,19 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
             t2 = time.perf_counter()
             pending = comm.start_allreduce_mean(flat, fp16_head) if lag else PendingMean(
                 comm, value=comm.allreduce_mean(flat, fp16_head))
-            in_flight.append((pending, timing, t2 - t1, time.perf_counter() - t2))
+            in_flight.append(InFlight(pending, timing, t2 - t1, time.perf_counter() - t2))
             if len(in_flight) <= lag:
                 t_end_prev = time.perf_counter()
                 continue
         elif not in_flight:
             break
-        pending, timing, t_grad, t_comm = in_flight.popleft()
+        done = in_flight.popleft()
         t3 = time.perf_counter()
-        averaged = pending.wait()
+        averaged = done.pending.wait()
         t4 = time.perf_counter()
         result = learner.apply(averaged, lr_at(counters["frames"]))
         t_end_prev = time.perf_counter()
-        meter.add(result, timing, t_grad + (t_end_prev - t4), t_comm + (t4 - t3), t_other)
+        meter.add(result, done.timing, done.t_gradients + (t_end_prev - t4), done.t_start + (t4 - t3), t_other)
         counters["updates"] += 1
         counters["frames"] += frames_per_update
         if "first_update" not in clock.seconds:
