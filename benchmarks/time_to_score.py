@@ -43,7 +43,7 @@ def study_points(rows: list[dict], target: float) -> list[tuple[int, float, bool
         by_batch.setdefault(int(r["global_batch"]), []).append(r)
     out = []
     for b, runs in sorted(by_batch.items()):
-        reached = [_frames_to(r, target) for r in runs if _frames_to(r, target) is not None]
+        reached = [f for f in (_frames_to(r, target) for r in runs) if f is not None]
         if reached:
             out.append((b, float(median(reached)), True))
         else:

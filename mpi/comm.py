@@ -84,7 +84,6 @@ class Comm:
         if self.watchdog:
             self.watchdog.close()
 
-
     # ---- collectives among trainers -------------------------------------------------------------
     def allreduce_mean(self, flat, fp16_head: int = 0):
         """Mean over trainer ranks of a flat float32 buffer (NumPy array or TF tensor), one fused call;
@@ -179,11 +178,6 @@ class Mpi4pyComm(Comm):
             self._worker_comm = self.comm.Dup()
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="allreduce")
         return PendingMean(self, future=self._worker.submit(self._mean, flat, fp16_head, self._worker_comm))
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-        super().close()
 
     def _mean(self, flat, fp16_head: int, comm) -> np.ndarray:
         comm = comm or self.comm
