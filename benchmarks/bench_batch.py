@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, machine, record
+from common import ROOT, first_frames, machine, record
 
 RUNS = ROOT / "benchmarks" / "runs"
 
@@ -31,11 +31,6 @@ def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: 
     return (f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
             + (f"-r{ranks}" if ranks > 1 else "") + ("" if compression == "none" else f"-{compression}")
             + ("-overlap" if overlap else ""))
-
-
-def first_frames(rows: list[dict], threshold: float) -> int | None:
-    """Frames at the first log row whose mean score of the last 100 games reached threshold."""
-    return next((r["frames"] for r in rows if (r.get("score_mean100") or -1e9) >= threshold), None)
 
 
 def summarize(folder: Path) -> dict:
@@ -52,7 +47,7 @@ def summarize(folder: Path) -> dict:
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False)}
     for t in (20, 50, 100):
-        f = first_frames(rows, t)
+        f = first_frames(((r["frames"], r.get("score_mean100")) for r in rows), t)
         out[f"frames_to_{t}"] = f
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None

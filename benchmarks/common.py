@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -46,3 +46,8 @@ def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)
+
+
+def first_frames(curve: Iterable[tuple[float, float | None]], threshold: float) -> float | None:
+    """Frames at the first (frames, score) point whose score reached threshold; None if none did."""
+    return next((f for f, score in curve if score is not None and score >= threshold), None)

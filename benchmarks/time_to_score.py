@@ -28,7 +28,7 @@ from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
 from straggler_model import expected_max
 
-from common import RESULTS, ROOT, machine, record, table
+from common import RESULTS, ROOT, first_frames, machine, record, table
 
 CORES = (2, 4, 8, 16, 24, 32, 64, 128, 256, 512, 768, 1024, 1536)
 # Adamski et al. 2018 (arXiv 1801.02852), abstract: their own Breakout target, not ours.
@@ -43,16 +43,12 @@ def study_points(rows: list[dict], target: float) -> list[tuple[int, float, bool
         by_batch.setdefault(int(r["global_batch"]), []).append(r)
     out = []
     for b, runs in sorted(by_batch.items()):
-        reached = [f for f in (_frames_to(r, target) for r in runs) if f is not None]
+        reached = [f for f in (first_frames(((f, s) for f, s, _ in r["curve"]), target) for r in runs) if f is not None]
         if reached:
             out.append((b, float(median(reached)), True))
         else:
             out.append((b, float(max(r["frames"] for r in runs)), False))
     return out
-
-
-def _frames_to(run: dict, target: float) -> float | None:
-    return next((f for f, score, _ in run["curve"] if score is not None and score >= target), None)
 
 
 def frames_to_score(batch: int, points: list[tuple[int, float, bool]]) -> tuple[float, bool]:
