@@ -80,10 +80,6 @@ class Comm:
     def start_watchdog(self, timeout: float) -> None:
         pass  # a world of one has nobody to wait for
 
-    def close(self) -> None:
-        if self.watchdog:
-            self.watchdog.close()
-
     # ---- collectives among trainers -------------------------------------------------------------
     def allreduce_mean(self, flat, fp16_head: int = 0):
         """Mean over trainer ranks of a flat float32 buffer (NumPy array or TF tensor), one fused call;
