@@ -79,3 +79,14 @@ class NoiseScale:
 
     def state(self) -> dict:
         return {"g2": self.g2, "trace": self.trace, "n": self.n}
+
+
+def format_noise_scale(value: float | None) -> str:
+    """For the status line and tables: '-' before there is an estimate; '<0' when the smoothed
+    tr(Sigma) is negative (the estimate is noise, or one huge gradient still dominates the average);
+    one decimal below 10 so small values do not all print as 0 or 1."""
+    if value is None:
+        return "-"
+    if value < 0:
+        return "<0"
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ba3c.errors import UserError
+from ba3c.noise_scale import format_noise_scale
 
 
 def git_commit() -> str | None:
@@ -180,8 +181,7 @@ class RunLog:
 
 def _noise(row: dict[str, Any]) -> str:
     """The smoothed gradient noise scale (samples), '-' until it has enough updates behind it."""
-    v = row.get("noise_scale")
-    return "-" if v is None else f"{v:,.0f}"
+    return format_noise_scale(row.get("noise_scale"))
 
 
 def metadata(world: dict[str, Any]) -> dict[str, Any]:

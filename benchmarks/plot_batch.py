@@ -33,23 +33,28 @@ def main() -> None:
             runs[(*key, Path(r["run_folder"]).name)] = r
     if not runs:
         raise SystemExit(f"no {a.game} runs in {RESULTS / 'batch.jsonl'}; run make bench-batch first")
-    fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 6))
+    # Colour = global batch, line style = learning-rate rule, dots = with a warm-up.
+    batches = sorted({k[0] for k in runs})
+    colour = {b: plt.get_cmap("viridis")(i / max(1, len(batches) - 1) * 0.9) for i, b in enumerate(batches)}
+    style = {"none": "-", "sqrt": "--", "linear": ":"}
     for key in sorted(runs):
         r = runs[key]
         label = (f"batch {r['global_batch']:,}, lr {r['lr_scaling']}" + (f", warm-up {r['lr_warmup'] / 1e6:g}M" if
-                 r["lr_warmup"] else "") + f", value_coef {r['value_coef']:g}")
+                 r["lr_warmup"] else "") + f", value_coef {r['value_coef']:g}, seed {r['seed']}")
+        look = dict(color=colour[r["global_batch"]], linestyle=style.get(r["lr_scaling"], "-."), label=label,
+                    marker="o" if r["lr_warmup"] else None, markersize=3, markevery=4)
         curve = r["curve"]
-        ax_s.plot([c[0] / 1e6 for c in curve if c[1] is not None], [c[1] for c in curve if c[1] is not None],
-                  label=label)
-        ax_n.plot([c[0] / 1e6 for c in curve if c[2] is not None], [c[2] for c in curve if c[2] is not None],
-                  label=label)
+        ax_s.plot([c[0] / 1e6 for c in curve if c[1] is not None], [c[1] for c in curve if c[1] is not None], **look)
+        ax_n.plot([c[0] / 1e6 for c in curve if c[2] is not None], [c[2] for c in curve if c[2] is not None], **look)
     ax_s.set(xlabel="frames (millions)", ylabel="game score, mean of last 100 games", title=f"{a.game}: score")
     ax_n.set(xlabel="frames (millions)", ylabel="B_simple (samples)", yscale="log",
-             title="gradient noise scale (smoothed)")
+             title="gradient noise scale (smoothed; values <= 0 not drawn)")
     for ax in (ax_s, ax_n):
         ax.grid(alpha=0.3)
-    ax_s.legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = ax_s.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
     fig.savefig(a.output, dpi=90)
     print(f"wrote {a.output}")
     print(markdown_table([runs[k] for k in sorted(runs)]))
@@ -65,6 +70,8 @@ def at_frames(curve: list, frames: float, col: int):
 
 
 def markdown_table(runs: list[dict]) -> str:
+    from ba3c.noise_scale import format_noise_scale  # ba3c is importable once common has run
+
     def num(v, fmt: str = "{:,.0f}") -> str:
         return "-" if v is None else fmt.format(v)
 
@@ -78,7 +85,7 @@ def markdown_table(runs: list[dict]) -> str:
         cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", str(r["seed"]), f"{r['frames'] / 1e6:.2f}M",
                  *(num(at_frames(c, f, 1), "{:.1f}") for f in (1e6, 2e6, 3e6, 5e6, 10e6)),
                  *(num(t, "{:.2f}M") for t in to),
-                 num(at_frames(c, 1e6, 2)), num(at_frames(c, 2e6, 2)), num(c[-1][2])]
+                 *(format_noise_scale(v) for v in (at_frames(c, 1e6, 2), at_frames(c, 2e6, 2), c[-1][2]))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@ per-sample covariance Sigma (plain NumPy)."""
 import numpy as np
 import pytest
 
-from ba3c.noise_scale import MIN_UPDATES, NoiseSample, NoiseScale, unbiased_estimates
+from ba3c.noise_scale import MIN_UPDATES, NoiseSample, NoiseScale, format_noise_scale, unbiased_estimates
 
 D = 50
 
@@ -50,3 +50,10 @@ def test_non_finite_or_single_batch_samples_are_ignored_and_state_round_trips():
     ns.update(NoiseSample(2.0, 8, 1.0, 64))
     again = NoiseScale(state=ns.state())
     assert again.parts() == ns.parts() and again.n == 1
+
+
+def test_format_noise_scale_keeps_small_and_negative_estimates_readable():
+    assert format_noise_scale(None) == "-"
+    assert format_noise_scale(-1.6e-4) == "<0"  # not "-0"
+    assert format_noise_scale(0.57) == "0.6" and format_noise_scale(3.52) == "3.5"
+    assert format_noise_scale(1000.1) == "1,000"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ba3c import checkpoint
+from ba3c.noise_scale import format_noise_scale
 from conftest import SHORT
 
 
@@ -29,7 +30,7 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     # The gradient noise scale (50 updates, >= MIN_UPDATES) in the log, the status line and TensorBoard.
     assert rows[-1]["noise_scale"] > 0 and rows[-1]["noise_trace"] > 0
-    assert f"noise scale {rows[-1]['noise_scale']:,.0f}" in p.stdout
+    assert f"noise scale {format_noise_scale(rows[-1]['noise_scale'])}" in p.stdout
     import tensorflow as tf
 
     tags = {v.tag for f in (run / "tb").glob("events.out.tfevents.*")
