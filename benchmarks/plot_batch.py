@@ -72,7 +72,7 @@ def at_frames(curve: list, frames: float, col: int):
 def markdown_table(runs: list[dict]) -> str:
     from ba3c.noise_scale import format_noise_scale  # ba3c is importable once common has run
 
-    def num(v, fmt: str = "{:,.0f}") -> str:
+    def num(v, fmt: str) -> str:
         return "-" if v is None else fmt.format(v)
 
     head = ["global batch", "lr rule", "value_coef", "seed", "frames run", "score @1M", "@2M", "@3M", "@5M", "@10M",

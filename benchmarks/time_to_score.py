@@ -43,7 +43,8 @@ def study_points(rows: list[dict], target: float) -> list[tuple[int, float, bool
         by_batch.setdefault(int(r["global_batch"]), []).append(r)
     out = []
     for b, runs in sorted(by_batch.items()):
-        reached = [f for f in (first_frames(((f, s) for f, s, _ in r["curve"]), target) for r in runs) if f is not None]
+        firsts = (first_frames(((frames, score) for frames, score, _ in r["curve"]), target) for r in runs)
+        reached = [f for f in firsts if f is not None]
         if reached:
             out.append((b, float(median(reached)), True))
         else:
