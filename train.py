@@ -206,9 +206,14 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     counters, noise_state = restore_or_init(cfg, comm, learner, run_dir)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
-    with quiet_stderr():
-        envs = AtariEnvs(cfg.env, plan.envs_per_rank, seed=env_seed, threads=threads, reward_clip=cfg.reward_clip,
-                         **cfg.protocol())
+    envs = None  # a finished run, resumed, has nothing to play: skip building its emulators
+    if counters["frames"] < cfg.total_frames:
+        with quiet_stderr():
+            envs = AtariEnvs(cfg.env, plan.envs_per_rank, seed=env_seed, threads=threads,
+                             reward_clip=cfg.reward_clip, **cfg.protocol())
+    else:
+        say(comm, f"already trained {counters['frames']:,} frames (--total_frames {cfg.total_frames:,.0f}); "
+                  "raise --total_frames to train on")
     lr_at = scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames)
     beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
     frames_per_update = plan.global_batch * FRAMESKIP
@@ -355,7 +360,8 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
             comm.set_collective_timeout(auto_timeout(update_seconds))
 
     # ---- the end ----------------------------------------------------------------------------------
-    envs.close()
+    if envs is not None:
+        envs.close()
     # Every rank must end with the same weights; say so (or loudly not) once per run.
     checksums = comm.gather(learner.weights_checksum())
     if comm.rank == 0:

@@ -48,6 +48,7 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     # Same budget again: nothing left to train, the state must round-trip bit for bit.
     p = train(args)
     assert f"resumed from {ckpt1}" in p.stdout
+    assert f"already trained {meta1['counters']['frames']:,} frames (--total_frames 4,000)" in p.stdout
     arrays2, meta2 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
     assert meta2["counters"] == {**meta1["counters"], "wall_time": meta2["counters"]["wall_time"]}
     for k in arrays1:
