@@ -48,7 +48,7 @@ class LocalSlurm:
 
     def start(self) -> "LocalSlurm":
         self.root.mkdir(parents=True, exist_ok=True)
-        for d in ("state", "spool"):
+        for d in ("state", "spool", "tmp"):
             (self.root / d).mkdir(exist_ok=True)
         if not _munged_running():
             if not Path("/etc/munge/munge.key").exists():
@@ -75,6 +75,7 @@ SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
 StateSaveLocation={self.root}/state
 SlurmdSpoolDir={self.root}/spool
+TmpFS={self.root}/tmp
 SlurmctldPidFile={self.root}/slurmctld.pid
 SlurmdPidFile={self.root}/slurmd.pid
 SlurmctldLogFile={self.root}/slurmctld.log
@@ -87,6 +88,9 @@ MinJobAge=300
 NodeName={host} CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 """)
+        # TmpFS is per cluster because the PMIx plugin puts each step's spmix_appdir_<uid>_<job>.<step>
+        # there, and job ids restart at 1 with every fresh cluster: a folder left in /tmp by a killed
+        # earlier cluster makes step 1.0 fail to launch (and srun 22.05 still exits 0).
         env = dict(os.environ, SLURM_CONF=str(self.conf))
         subprocess.run(["/usr/sbin/slurmctld", "-f", str(self.conf), "-i"], check=True, env=env)
         self.started.append(self.root / "slurmctld.pid")

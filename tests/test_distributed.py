@@ -16,9 +16,9 @@ from conftest import MPIRUN, ROOT, SMALL, run_train
 pytestmark = pytest.mark.slow
 
 
-def checksum_line(stdout: str) -> str:
-    m = re.search(r"weights identical on all (\d+) rank\(s\): checksum (\w+)", stdout)
-    assert m, f"no identical-weights line in:\n{stdout[-2000:]}"
+def checksum_line(p: subprocess.CompletedProcess) -> tuple[str, str]:
+    m = re.search(r"weights identical on all (\d+) rank\(s\): checksum (\w+)", p.stdout)
+    assert m, f"no identical-weights line in stdout:\n{p.stdout[-2000:]}\nstderr:\n{p.stderr[-2000:]}"
     return m.group(1), m.group(2)
 
 
@@ -53,7 +53,7 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
     def checksum(name, frames, backend, *extra):
         p = run_train(SMALL + ["--total_frames", frames, "--logdir", tmp_path, "--name", name, "--comm", backend,
                                *extra], launcher=[*MPIRUN, "2"], timeout=300)
-        n, value = checksum_line(p.stdout)
+        n, value = checksum_line(p)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
         assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
         return value
@@ -80,7 +80,7 @@ def test_resume_across_world_sizes(tmp_path):
     _, m2 = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1])
     assert m2["world_size"] == 1 and m2["counters"]["updates"] > m1["counters"]["updates"]
     p = run_train(args + ["--total_frames", 2400], launcher=[*MPIRUN, "2"], timeout=300)
-    assert "resumed from" in p.stdout and checksum_line(p.stdout)[0] == "2"
+    assert "resumed from" in p.stdout and checksum_line(p)[0] == "2"
     _, m3 = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1])
     assert m3["world_size"] == 2 and m3["counters"]["frames"] >= 2400
 
@@ -93,7 +93,7 @@ def test_comm_none_under_two_ranks_is_a_clear_error(tmp_path):
 def test_srun_two_ranks_writes_one_run_folder(slurm, tmp_path):
     p = run_train(SMALL + ["--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
                   launcher=["srun", "-n", "2"], env=slurm.env, timeout=300)
-    assert checksum_line(p.stdout)[0] == "2"
+    assert checksum_line(p)[0] == "2"
     assert [d.name for d in tmp_path.iterdir()] == ["s"]
     meta = json.loads((tmp_path / "s" / "metadata.json").read_text())
     assert meta["world"]["size"] == 2 and meta["slurm"]["SLURM_STEP_NUM_TASKS"] == "2"
@@ -191,7 +191,7 @@ def test_staged_sbatch_job_checkpoints_requeues_on_usr1_and_resumes(slurm, tmp_p
 def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
     p = run_train(SMALL + ["--total_frames", 3200, "--logdir", tmp_path, "--name", "e", "--eval_node",
                            "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "3"], timeout=400)
-    n, _ = checksum_line(p.stdout)
+    n, _ = checksum_line(p)
     assert n == "2" and "2 rank(s) via" in p.stdout  # the third rank evaluates, it does not train
     rows = [json.loads(x) for x in (tmp_path / "e" / "eval.jsonl").read_text().splitlines()]
     assert rows and all(r["games"] == 2 and len(r["scores"]) == 2 for r in rows)
@@ -204,7 +204,7 @@ def test_eval_and_record_nodes_together(tmp_path):
     p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "v", "--eval_node",
                            "--record_node", "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "4"],
                   timeout=400)
-    assert checksum_line(p.stdout)[0] == "2"
+    assert checksum_line(p)[0] == "2"
     videos = list((tmp_path / "v" / "videos").glob("frames-*.mp4"))
     assert videos and (tmp_path / "v" / "videos.jsonl").exists() and (tmp_path / "v" / "eval.jsonl").exists()
     assert "video at 0 frames" in p.stdout
