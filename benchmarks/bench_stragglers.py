@@ -27,13 +27,15 @@ RANKS = [64, 768, 1536]
 
 
 def worker(envs: int, n_step: int, updates: int, warmup: int, seed: int, out: Path) -> None:
-    from ba3c.config import parse_config
-    from ba3c.envs import AtariEnvs
-    from ba3c.games import action_meanings
-    from ba3c.learner import Control, Learner
     from ba3c.quiet import quiet_stderr
-    from ba3c.rollout import Rollout, collect
-    from train import configure_threads
+
+    with quiet_stderr():  # TensorFlow's import-time notes (oneDNN, CPU features), as in train.py
+        from ba3c.config import parse_config
+        from ba3c.envs import AtariEnvs
+        from ba3c.games import action_meanings
+        from ba3c.learner import Control, Learner
+        from ba3c.rollout import Rollout, collect
+        from train import configure_threads
 
     cfg, _ = parse_config(["--envs_per_rank", str(envs), "--n_step", str(n_step), "--seed", str(seed),
                            "--threads", "1"])
