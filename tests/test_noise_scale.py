@@ -3,7 +3,7 @@ per-sample covariance Sigma (plain NumPy)."""
 import numpy as np
 import pytest
 
-from ba3c.noise_scale import MIN_UPDATES, NoiseSample, NoiseScale, format_noise_scale, unbiased_estimates
+from ba3c.noise_scale import MIN_UPDATES, OUTLIER_RATIO, NoiseSample, NoiseScale, format_noise_scale, unbiased_estimates
 
 D = 50
 
@@ -50,6 +50,42 @@ def test_non_finite_or_single_batch_samples_are_ignored_and_state_round_trips():
     ns.update(NoiseSample(2.0, 8, 1.0, 64))
     again = NoiseScale(state=ns.state())
     assert again.parts() == ns.parts() and again.n == 1
+
+
+def test_one_diverged_update_does_not_take_over_the_estimate():
+    """A ~1e5-norm gradient (|g|^2 ~ 1e10) after 200 ordinary updates: 300 updates later (three time
+    constants) the estimate is back near the truth. Unbounded, the spike's negative tr(Sigma) would
+    still dominate the average then (no estimate at all, for thousands of updates)."""
+    rng = np.random.default_rng(2)
+    ns = NoiseScale()
+    for _ in range(200):
+        s, g2_true, trace_true = synthetic(rng, 16, 128)
+        ns.update(s)
+    before = ns.value
+    # Every rank's gradient equally huge: |G|^2 ~ 1e10 and a large negative tr(Sigma) estimate (the
+    # small-batch norm happens to be the smaller one), as in the diverged run in README.md.
+    ns.update(NoiseSample(1e10, 16, 1.01e10, 128))
+    for _ in range(300):
+        ns.update(synthetic(rng, 16, 128)[0])
+    assert ns.value == pytest.approx(before, rel=0.25)
+    assert ns.value == pytest.approx(trace_true / g2_true, rel=0.25)
+
+
+def test_outlier_bound_leaves_ordinary_samples_alone():
+    """The bound is far outside what ordinary heavy-tailed samples reach: with it, the smoothed values
+    equal a plain EMA of the same samples (the plain loop below) to float precision."""
+    rng = np.random.default_rng(3)
+    ns, g2, trace, decay = NoiseScale(), 0.0, 0.0, NoiseScale().decay
+    biggest = 0.0
+    for _ in range(1000):
+        s = synthetic(rng, 4, 32)[0]
+        ns.update(s)
+        a, b = unbiased_estimates(s)
+        g2, trace = decay * g2 + (1 - decay) * a, decay * trace + (1 - decay) * b
+        biggest = max(biggest, abs(a) / max(ns.g2_abs / (1 - decay ** ns.n), 1e-12))
+    c = 1 - decay ** 1000
+    assert ns.parts() == pytest.approx((g2 / c, trace / c), rel=1e-12)
+    assert biggest < OUTLIER_RATIO / 10
 
 
 def test_format_noise_scale_keeps_small_and_negative_estimates_readable():
