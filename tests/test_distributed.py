@@ -1,5 +1,6 @@
 """Real multi-rank launches: mpirun -np 2, and srun/sbatch on a local Slurm cluster."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -186,6 +187,19 @@ def test_staged_sbatch_job_checkpoints_requeues_on_usr1_and_resumes(slurm, tmp_p
     finally:
         if scratch != tmp_path:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_sbatch_job_whose_step_fails_to_launch_fails(slurm, tmp_path):
+    """A real launch failure: the PMIx plugin cannot create its per-step folder because one is already
+    there (what a killed earlier job leaves behind). srun prints "launch failed" yet exits 0; the
+    job must still end FAILED, saying why."""
+    job = _render_and_submit(slurm, tmp_path, f"-e Breakout --logdir {tmp_path}/runs", extra=["--sbatch=--hold"])
+    (slurm.root / "tmp" / f"spmix_appdir_{os.getuid()}_{job}.0").mkdir(parents=True)
+    subprocess.run(["scontrol", "release", job], check=True, env=slurm.env)
+    assert _wait_job(slurm, job, 120) == "FAILED", (tmp_path / "job.out").read_text()
+    log = (tmp_path / "job.out").read_text()
+    assert "launch failed" in log and "train.py never started" in log and "step exited with 1" in log, log
+    assert not list(ROOT.glob(f".ba3c-started-{job}")) and not (tmp_path / "runs").exists()
 
 
 def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
