@@ -370,7 +370,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
         saved = save_checkpoint(wait=True)
-        side.close()
+        side.close(final=reason == "done")
         log.close()
         if not saved:
             raise UserError(checkpointer.error)
@@ -473,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         if comm.role != "trainer":
             from ba3c.side import run_side_rank
 
-            return run_side_rank(cfg, comm, Path(cfg.logdir) / cfg.name)
+            stop = StopRequest()
+            return run_side_rank(cfg, comm, Path(cfg.logdir) / cfg.name, lambda: stop.requested)
         from mpi.watchdog import START_TIMEOUT
 
         comm.start_watchdog(cfg.collective_timeout or START_TIMEOUT)

@@ -3,7 +3,9 @@
 In an MPI run, --eval_node / --record_node dedicate the last world ranks to it (run_side_rank):
 they receive fresh weights from trainer rank 0 every --eval_every updates, play or record, and
 send results back; rank 0 logs them beside the training curve. In a one-process run, the same
-work runs in-process between updates (SideWork.step)."""
+work runs in-process between updates (SideWork.step). A run that ends normally gets one last round
+with its final weights (an evaluation and a video), cut after FINAL_ROUND_SECONDS so a long game
+cannot hold the job; a run stopped by a signal skips it to exit promptly."""
 from __future__ import annotations
 
 import time
@@ -12,6 +14,8 @@ from typing import Any, Callable
 
 from ba3c.config import Config
 from ba3c.errors import UserError
+
+FINAL_ROUND_SECONDS = 60.0  # the last round's bound; rank 0 waits this plus a margin for the side ranks
 
 
 def eval_report(cfg: Config, policy, seed: int, frames: int,
@@ -42,8 +46,11 @@ def video_report(cfg: Config, policy, seed: int, run_dir: Path, frames: int,
     return {"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)}
 
 
-def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
-    """Loop of an eval or record rank until trainer rank 0 says stop."""
+def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bool]) -> int:
+    """Loop of an eval or record rank until trainer rank 0 says stop. interrupted() turns true on
+    SIGINT/SIGTERM/SIGUSR1: a launcher (srun, mpirun, the requeue trap) signals every rank, and a
+    side rank that died of it would take the job down before rank 0 checkpoints. So it drops the
+    round it is playing and idles until rank 0, stopping for the same signal, says stop."""
     from ba3c.evaluate import Abandoned, derived_seed, model_policy
     from ba3c.games import action_meanings
     from ba3c.model import PolicyValueNet
@@ -51,42 +58,55 @@ def run_side_rank(cfg: Config, comm, run_dir: Path) -> int:
 
     model = PolicyValueNet(cfg.arch, len(action_meanings(cfg.env)), cfg.fc_neurons, seed=cfg.seed)
     policy = model_policy(model)
-    state: dict[str, Any] = {"frames": None, "pending": None, "stop": False}
+    # "final": the (frames, weights) that came with the stop at a normal end; None after a signal
+    state: dict[str, Any] = {"frames": None, "pending": None, "stop": False, "final": None}
 
     def pump() -> bool:
         for tag, _src, payload in comm.poll(source=0):
             if tag == TAG_WEIGHTS:
                 state["pending"] = payload  # applied between rounds, so a round uses one policy
             elif tag == TAG_STOP:
-                state["stop"] = True
+                state["stop"], state["final"] = True, payload
         return state["stop"]
+
+    def play(frames: int, seed: int, should_stop: Callable[[], bool]) -> dict[str, Any]:
+        if comm.role == "eval":
+            return eval_report(cfg, policy, seed, frames, should_stop=should_stop)
+        return video_report(cfg, policy, seed, run_dir, frames, should_stop=should_stop)
 
     last_video = -float("inf")
     rounds = 0
-    evaluated = None  # frames of the weights last evaluated: one round per delivery
+    done = None  # frames of the weights last played: eval plays one round per delivery
     while not pump():
         if state["pending"] is not None:
             state["frames"], weights = state["pending"]
             state["pending"] = None
             model.set_weights(weights)
-        if state["frames"] is None:
+        due = (done != state["frames"] if comm.role == "eval"
+               else time.time() - last_video >= cfg.record_every * 60)
+        if state["frames"] is None or not due or interrupted():
             time.sleep(0.05)
             continue
-        seed = derived_seed(cfg.seed, comm.world_rank, rounds)
+        rounds += 1
         try:
-            if comm.role == "eval" and evaluated != state["frames"]:
-                evaluated = state["frames"]
-                rounds += 1
-                comm.send(0, TAG_REPORT, eval_report(cfg, policy, seed, evaluated, should_stop=pump))
-            elif comm.role == "record" and time.time() - last_video >= cfg.record_every * 60:
-                rounds += 1
-                comm.send(0, TAG_REPORT, video_report(cfg, policy, seed, run_dir, state["frames"], should_stop=pump))
-                last_video = time.time()
-            else:
-                time.sleep(0.05)
+            report = play(state["frames"], derived_seed(cfg.seed, comm.world_rank, rounds),
+                          lambda: pump() or interrupted())
         except Abandoned:
-            break
-    comm.send(0, TAG_BYE, None)
+            continue  # stopped or signalled mid-round; a final round below (if any) replaces it
+        done, last_video = state["frames"], time.time()
+        comm.send(0, TAG_REPORT, report)
+    note = None
+    if state["final"] is not None and state["final"][0] != done and not interrupted():
+        frames, weights = state["final"]
+        model.set_weights(weights)
+        deadline = time.time() + FINAL_ROUND_SECONDS
+        try:
+            comm.send(0, TAG_REPORT, play(frames, derived_seed(cfg.seed, comm.world_rank, rounds + 1),
+                                          lambda: time.time() > deadline))
+        except Abandoned:
+            note = (f"the final {comm.role} round (rank {comm.world_rank}) was cut after "
+                    f"{FINAL_ROUND_SECONDS:.0f} s: nothing logged for it")
+    comm.send(0, TAG_BYE, note)
     comm.drain_sends()
     return 0
 
@@ -100,6 +120,8 @@ class SideWork:
         self.remote = dict(comm.side_ranks)
         self.last_video = -float("inf")
         self.rounds = 0
+        self.frames = 0  # of the latest weights seen by step()
+        self.played: dict[str, int] = {}  # role -> frames of the weights it last played in-process
         self.latest_eval: dict[str, Any] | None = None
         self._policy = None
 
@@ -112,6 +134,7 @@ class SideWork:
 
     def step(self, updates: int, frames: int) -> None:
         """Called by trainer rank 0 after every update."""
+        self.frames = frames
         if not self.roles:
             return
         if self.remote:
@@ -121,18 +144,25 @@ class SideWork:
                     self.comm.send_weights(rank, weights, frames)
             self._collect()
             return
+        if "eval" in self.roles and updates % self.cfg.eval_every == 0:
+            self._play_local("eval")
+        if "record" in self.roles and time.time() - self.last_video >= self.cfg.record_every * 60:
+            self._play_local("record")
+            self.last_video = time.time()
+
+    def _play_local(self, role: str) -> None:
         from ba3c.evaluate import derived_seed
 
         seed = derived_seed(self.cfg.seed, 0, self.rounds)
-        if "eval" in self.roles and updates % self.cfg.eval_every == 0:
-            self.rounds += 1
-            self._report(eval_report(self.cfg, self._local_policy(), seed, frames))
-        if "record" in self.roles and time.time() - self.last_video >= self.cfg.record_every * 60:
-            self.rounds += 1
-            self._report(video_report(self.cfg, self._local_policy(), seed, self.run_dir, frames))
-            self.last_video = time.time()
+        self.rounds += 1
+        self.played[role] = self.frames
+        if role == "eval":
+            self._report(eval_report(self.cfg, self._local_policy(), seed, self.frames))
+        else:
+            self._report(video_report(self.cfg, self._local_policy(), seed, self.run_dir, self.frames))
 
     def _collect(self) -> list[int]:
+        from ba3c.runlog import print_line
         from mpi.comm import TAG_BYE, TAG_REPORT
 
         byes = []
@@ -141,6 +171,8 @@ class SideWork:
                 self._report(payload)
             elif tag == TAG_BYE:
                 byes.append(src)
+                if payload:
+                    print_line(payload)
         return byes
 
     def _report(self, rep: dict[str, Any]) -> None:
@@ -154,14 +186,20 @@ class SideWork:
             print_line(f"video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})")
         self.log.side_report(rep)
 
-    def close(self, timeout: float = 120.0) -> None:
-        """Tell side ranks to stop and wait for their last reports (bounded, so no hang)."""
+    def close(self, final: bool) -> None:
+        """End side work. final (a normal end): one last round with the final weights, unless they were
+        played already; otherwise (a signal) side ranks drop what they are doing. Waiting is bounded."""
         if not self.remote:
+            for role in self.roles if final else ():
+                if self.played.get(role) != self.frames:
+                    self._play_local(role)
             return
         from mpi.comm import TAG_STOP
 
+        payload = (self.frames, self.learner.model.get_weights()) if final else None
         for rank in self.remote.values():
-            self.comm.send(rank, TAG_STOP, None)
+            self.comm.send(rank, TAG_STOP, payload)
+        timeout = FINAL_ROUND_SECONDS + 60
         waiting = set(self.remote.values())
         deadline = time.time() + timeout
         while waiting and time.time() < deadline:

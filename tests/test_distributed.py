@@ -210,18 +210,22 @@ def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "e" / "eval.jsonl").read_text().splitlines()]
     assert rows and all(r["games"] == 2 and len(r["scores"]) == 2 for r in rows)
     assert len({r["frames"] for r in rows}) == len(rows)  # one round per weight delivery
-    assert "eval at" in p.stdout
+    assert rows[-1]["frames"] == 3200  # a normal end always evaluates the final weights
+    assert "eval at 3,200 frames" in p.stdout
 
 
 def test_eval_and_record_nodes_together(tmp_path):
-    """4 ranks: 2 trainers, rank 2 evaluates, rank 3 records a video (the first at 0 frames)."""
+    """4 ranks: 2 trainers, rank 2 evaluates, rank 3 records videos. Whether a round of the starting
+    weights finishes before this short run ends is a race; the final round with the end weights is not."""
     p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "v", "--eval_node",
                            "--record_node", "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "4"],
                   timeout=400)
     assert checksum_line(p)[0] == "2"
-    videos = list((tmp_path / "v" / "videos").glob("frames-*.mp4"))
-    assert videos and (tmp_path / "v" / "videos.jsonl").exists() and (tmp_path / "v" / "eval.jsonl").exists()
-    assert "video at 0 frames" in p.stdout
+    run = tmp_path / "v"
+    assert (run / "videos" / "frames-000000002400.mp4").stat().st_size > 0
+    assert json.loads((run / "videos.jsonl").read_text().splitlines()[-1])["frames"] == 2400
+    assert json.loads((run / "eval.jsonl").read_text().splitlines()[-1])["frames"] == 2400
+    assert "video at 2,400 frames" in p.stdout and "eval at 2,400 frames" in p.stdout
 
 
 def test_sbatch_eval_template_writes_scores(slurm, tmp_path):

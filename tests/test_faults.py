@@ -59,13 +59,18 @@ def test_sigterm_to_ranks_checkpoints_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigusr1_to_mpirun_checkpoints_and_exits_zero(tmp_path):
-    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "u"])
+def test_sigusr1_to_mpirun_checkpoints_and_exits_zero_with_side_ranks(tmp_path):
+    """The requeue trap's USR1 reaches every rank, eval and record ranks included: they must not die
+    of it (that took the job down before rank 0 checkpointed), nor play a final round."""
+    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "u", "--eval_node",
+                                 "--record_node", "--eval_every", 5, "--eval_games", 2], n=4)
     wait_for_progress(tmp_path / "u")
     os.kill(proc.pid, signal.SIGUSR1)  # mpirun forwards USR1 to every rank
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
-    assert "stopped by SIGUSR1" in out
+    assert "stopped by SIGUSR1" in out and "weights identical on all 2 rank(s)" in out
+    assert checkpoint.list_checkpoints(tmp_path / "u" / "checkpoints")
+    assert "final" not in out + err
 
 
 @pytest.mark.slow
