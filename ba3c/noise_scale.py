@@ -66,17 +66,19 @@ class NoiseScale:
         if not (g2 == g2 and trace == trace) or abs(g2) == float("inf") or abs(trace) == float("inf"):
             return  # non-finite (skipped update, or no second batch size): leave the average alone
         if self.n >= OUTLIER_AFTER:
-            c = 1.0 - self.decay ** self.n
-            g2 = _bounded(g2, OUTLIER_RATIO * self.g2_abs / c)
-            trace = _bounded(trace, OUTLIER_RATIO * self.trace_abs / c)
+            g2 = _bounded(g2, OUTLIER_RATIO * self._debiased(self.g2_abs))
+            trace = _bounded(trace, OUTLIER_RATIO * self._debiased(self.trace_abs))
         d = self.decay
         self.g2, self.trace = d * self.g2 + (1 - d) * g2, d * self.trace + (1 - d) * trace
         self.g2_abs, self.trace_abs = d * self.g2_abs + (1 - d) * abs(g2), d * self.trace_abs + (1 - d) * abs(trace)
         self.n += 1
 
+    def _debiased(self, ema: float) -> float:
+        """An EMA started at 0, divided by the weight its n samples carry (Adam's bias correction)."""
+        return ema / (1.0 - self.decay ** self.n)
+
     def _corrected(self) -> tuple[float, float]:
-        c = 1.0 - self.decay ** self.n
-        return self.g2 / c, self.trace / c
+        return self._debiased(self.g2), self._debiased(self.trace)
 
     @property
     def value(self) -> float | None:
