@@ -4,8 +4,8 @@ In an MPI run, --eval_node / --record_node dedicate the last world ranks to it (
 they receive fresh weights from trainer rank 0 every --eval_every updates, play or record, and
 send results back; rank 0 logs them beside the training curve. In a one-process run, the same
 work runs in-process between updates (SideWork.step). A run that ends normally gets one last round
-with its final weights (an evaluation and a video), cut after FINAL_ROUND_SECONDS so a long game
-cannot hold the job; a run stopped by a signal skips it to exit promptly."""
+with its final weights (an evaluation and a video; on a side rank cut after FINAL_ROUND_SECONDS so a
+long game cannot hold the job); a run stopped by a signal skips it to exit promptly."""
 from __future__ import annotations
 
 import time
@@ -46,6 +46,14 @@ def video_report(cfg: Config, policy, seed: int, run_dir: Path, frames: int,
     return {"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)}
 
 
+def play_round(cfg: Config, role: str, policy, seed: int, run_dir: Path, frames: int,
+               should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """One round of side work for role ("eval" or "record"): the report rank 0 logs."""
+    if role == "eval":
+        return eval_report(cfg, policy, seed, frames, should_stop=should_stop)
+    return video_report(cfg, policy, seed, run_dir, frames, should_stop=should_stop)
+
+
 def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bool]) -> int:
     """Loop of an eval or record rank until trainer rank 0 says stop. interrupted() turns true on
     SIGINT/SIGTERM/SIGUSR1: a launcher (srun, mpirun, the requeue trap) signals every rank, and a
@@ -70,9 +78,7 @@ def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bo
         return state["stop"]
 
     def play(frames: int, seed: int, should_stop: Callable[[], bool]) -> dict[str, Any]:
-        if comm.role == "eval":
-            return eval_report(cfg, policy, seed, frames, should_stop=should_stop)
-        return video_report(cfg, policy, seed, run_dir, frames, should_stop=should_stop)
+        return play_round(cfg, comm.role, policy, seed, run_dir, frames, should_stop)
 
     last_video = -float("inf")
     rounds = 0
@@ -156,10 +162,7 @@ class SideWork:
         seed = derived_seed(self.cfg.seed, 0, self.rounds)
         self.rounds += 1
         self.played[role] = self.frames
-        if role == "eval":
-            self._report(eval_report(self.cfg, self._local_policy(), seed, self.frames))
-        else:
-            self._report(video_report(self.cfg, self._local_policy(), seed, self.run_dir, self.frames))
+        self._report(play_round(self.cfg, role, self._local_policy(), seed, self.run_dir, self.frames))
 
     def _collect(self) -> list[int]:
         from ba3c.runlog import print_line
