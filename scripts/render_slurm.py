@@ -37,7 +37,6 @@ STAGE = """# Stage the virtualenv to node-local disk: 1,500 ranks importing Tens
 # filesystem at once can stall it for minutes. The virtualenv is packed once (again when it changes),
 # sent to every node by sbcast (Slurm's tree broadcast, one read of the shared file), unpacked by one
 # task per node, and the ranks run its python from local disk. The code and the run folder stay shared.
-export PATH="${{PATH:-/usr/local/bin:/usr/bin:/bin}}"  # the staging tasks run bash, tar and rm by name
 VENV={venv}
 PACK={pack}
 STAGE={stage_dir}/ba3c-$SLURM_JOB_ID

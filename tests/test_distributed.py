@@ -228,7 +228,8 @@ def test_eval_and_record_nodes_together(tmp_path):
     assert "video at 2,400 frames" in p.stdout and "eval at 2,400 frames" in p.stdout
 
 
-def test_sbatch_eval_template_writes_scores(slurm, tmp_path):
+def _submit_eval(slurm, tmp_path, extra=()) -> str:
+    """Render and submit the eval template for a 2-game evaluation of an untrained checkpoint."""
     from ba3c.model import PolicyValueNet
 
     model = PolicyValueNet("nature", 4, 512, seed=0)
@@ -237,12 +238,31 @@ def test_sbatch_eval_template_writes_scores(slurm, tmp_path):
     job_file = tmp_path / "eval.sbatch"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "render_slurm.py"), "--kind", "eval", "--time", "00:05:00",
                     "--args", f"-e Breakout --load {ckpt} --episodes 2 --output {tmp_path}/e.json", "--job-name", "ev",
-                    "--log", str(tmp_path / "eval.out"), "--output", str(job_file)], check=True)
+                    "--log", str(tmp_path / "eval.out"), "--output", str(job_file), *extra], check=True)
     out = subprocess.run(["sbatch", "--parsable", str(job_file)], capture_output=True, text=True, env=slurm.env,
                          check=True, cwd=tmp_path).stdout
-    assert _wait_job(slurm, out.strip().split(";")[0], 300) == "COMPLETED", (tmp_path / "eval.out").read_text()
+    return out.strip().split(";")[0]
+
+
+def test_sbatch_eval_template_writes_scores(slurm, tmp_path):
+    job = _submit_eval(slurm, tmp_path)
+    assert _wait_job(slurm, job, 300) == "COMPLETED", (tmp_path / "eval.out").read_text()
     assert len(json.loads((tmp_path / "e.json").read_text())["scores"]) == 2
-    assert "breakout: 2 games" in (tmp_path / "eval.out").read_text()
+    log = (tmp_path / "eval.out").read_text()
+    assert "breakout: 2 games" in log and f"evaluation job {job} exited with 0" in log, log
+    assert not list(ROOT.glob(f".ba3c-started-{job}"))
+
+
+def test_sbatch_eval_job_whose_step_fails_to_launch_fails(slurm, tmp_path):
+    """The eval template has the training template's launch guard: the same real PMIx launch failure
+    (srun exits 0) ends the job FAILED, saying why, not COMPLETED without scores."""
+    job = _submit_eval(slurm, tmp_path, extra=["--sbatch=--hold"])
+    (slurm.root / "tmp" / f"spmix_appdir_{os.getuid()}_{job}.0").mkdir(parents=True)
+    subprocess.run(["scontrol", "release", job], check=True, env=slurm.env)
+    assert _wait_job(slurm, job, 120) == "FAILED", (tmp_path / "eval.out").read_text()
+    log = (tmp_path / "eval.out").read_text()
+    assert "launch failed" in log and "train.py never started" in log and f"job {job} exited with 1" in log, log
+    assert not (tmp_path / "e.json").exists() and not list(ROOT.glob(f".ba3c-started-{job}"))
 
 
 def test_four_ranks_without_batch_flags_print_and_use_the_planned_global_batch(tmp_path):
