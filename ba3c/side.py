@@ -46,6 +46,11 @@ def video_report(cfg: Config, policy, seed: int, run_dir: Path, frames: int,
     return {"role": "record", "frames": frames, "video_frames": n, "score": score, "path": str(path)}
 
 
+def record_due(cfg: Config, last_video: float) -> bool:
+    """Videos follow wall time (--record_every minutes since the last one), not updates."""
+    return time.time() - last_video >= cfg.record_every * 60
+
+
 def play_round(cfg: Config, role: str, policy, seed: int, run_dir: Path, frames: int,
                should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """One round of side work for role ("eval" or "record"): the report rank 0 logs."""
@@ -89,7 +94,7 @@ def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bo
             state["pending"] = None
             model.set_weights(weights)
         due = (done != state["frames"] if comm.role == "eval"
-               else time.time() - last_video >= cfg.record_every * 60)
+               else record_due(cfg, last_video))
         if state["frames"] is None or not due or interrupted():
             time.sleep(0.05)
             continue
@@ -152,7 +157,7 @@ class SideWork:
             return
         if "eval" in self.roles and updates % self.cfg.eval_every == 0:
             self._play_local("eval")
-        if "record" in self.roles and time.time() - self.last_video >= self.cfg.record_every * 60:
+        if "record" in self.roles and record_due(self.cfg, self.last_video):
             self._play_local("record")
             self.last_video = time.time()
 
