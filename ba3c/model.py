@@ -99,7 +99,8 @@ class PolicyValueNet(tf.Module):
     def names(self) -> list[str]:
         return [v.name.split(":")[0] for v in self.vars]
 
-    def __call__(self, obs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def features(self, obs: tf.Tensor) -> tf.Tensor:
+        """The torso's output (B, fc_neurons): the ReLU features both heads read."""
         # uint8 NCHW from the emulator -> float NHWC, which TF's CPU convolutions want.
         x = tf.transpose(tf.cast(obs, tf.float32) * (1.0 / 255.0), (0, 2, 3, 1))
         i = 0
@@ -109,10 +110,12 @@ class PolicyValueNet(tf.Module):
                 x = tf.nn.max_pool2d(x, 2, 2, "SAME")
             i += 2
         x = tf.reshape(x, (tf.shape(x)[0], -1))
-        x = tf.nn.relu(x @ self.vars[i] + self.vars[i + 1])
-        logits = x @ self.vars[i + 2] + self.vars[i + 3]
-        value = tf.squeeze(x @ self.vars[i + 4] + self.vars[i + 5], axis=1)
-        return logits, value
+        return tf.nn.relu(x @ self.vars[i] + self.vars[i + 1])
+
+    def __call__(self, obs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x = self.features(obs)
+        pw, pb, vw, vb = self.vars[-4:]
+        return x @ pw + pb, tf.squeeze(x @ vw + vb, axis=1)
 
     def get_weights(self) -> list[np.ndarray]:
         return [v.numpy() for v in self.vars]
