@@ -60,7 +60,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-e", "--env", required=True, help="the game the checkpoints were trained on")
     p.add_argument("models", nargs="*", help="training checkpoints (.ba3c) or exported models (.npz)")
-    p.add_argument("--init", action="store_true", help="also the untrained network (--seed)")
+    p.add_argument("--init", action="store_true", help="also the untrained network (default flags, --seed)")
     p.add_argument("--seed", type=int, default=0, help="model seed for --init (a run's --seed)")
     p.add_argument("--states", type=int, default=2000, help="states of random play to measure on")
     a = p.parse_args()
@@ -70,6 +70,7 @@ def main() -> None:
     rows = []
     try:
         with quiet_stderr():  # TensorFlow's and ALE's start-up chatter
+            from ba3c.config import parse_config
             from ba3c.games import action_meanings, resolve_game
             from ba3c.model import PolicyValueNet
             from ba3c.model_file import build_model
@@ -78,9 +79,11 @@ def main() -> None:
             if not a.models and not a.init:
                 raise UserError("give checkpoints or models to measure, or --init")
             nets: list[tuple[str, Any, dict[str, Any]]] = []
-            if a.init:
-                nets.append(("init", PolicyValueNet("nature", len(action_meanings(game)), 512, seed=a.seed),
-                             {"counters": {"frames": 0}}))
+            if a.init:  # built as the trainer builds it, from the flags' defaults
+                cfg = parse_config(["--seed", str(a.seed)])[0].finalize()
+                net = PolicyValueNet(cfg.arch, len(action_meanings(game)), cfg.fc_neurons, cfg.conv_init,
+                                     cfg.fc_init, seed=cfg.seed)
+                nets.append(("init", net, {"counters": {"frames": 0}}))
             nets += [(path, *build_model(path, game)) for path in a.models]
             obs = random_play_states(game, 4, max(1, a.states // 4), seed=3)
             for path, model, meta in nets:
