@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from ba3c.collapse import COLLAPSE_VALUE_STD, CollapseWatch  # noqa: E402
 from ba3c.config import Config, parse_config  # noqa: E402
 from ba3c.errors import UserError  # noqa: E402
 from ba3c.quiet import quiet_stderr  # noqa: E402
@@ -263,6 +264,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     t_start = time.time() - counters["wall_time"]
     t_last_log = t_last_save = time.time()
     last_row, bad_in_row, reason, warned_batch = None, 0, "done", False
+    collapse = CollapseWatch()
 
     def log_progress() -> None:
         nonlocal last_row, t_last_log, warned_batch
@@ -276,6 +278,11 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
             last_row = meter.row(counters, time.time() - t_start, lr_at(frames), beta_at(frames),
                                  side.latest_eval["mean"] if side.latest_eval else None)
             log.log(last_row)
+            if collapse.update(frames, last_row.get("value_std")):
+                warn(comm, f"warning: since frame {collapse.since:,} the value has differed by less than "
+                           f"{COLLAPSE_VALUE_STD:g} between states (value_std in progress.jsonl): the network's "
+                           f"features have collapsed, and no run measured here learned after that (models/README.md, "
+                           f"'Why Adam fails on Boxing')")
             b_noise = noise.value
             if (not warned_batch and b_noise and frames >= BATCH_WARN_AFTER_FRAMES
                     and plan.global_batch > BATCH_WARN_RATIO * b_noise):

@@ -22,7 +22,7 @@ from ba3c.optim import Optimizer
 from ba3c.returns import n_step_returns_tf
 from ba3c.rollout import OBS_SHAPE, Rollout
 
-STAT_NAMES = ("loss", "policy_loss", "value_loss", "entropy", "advantage")
+STAT_NAMES = ("loss", "policy_loss", "value_loss", "entropy", "advantage", "value_std")
 
 
 class Control(NamedTuple):

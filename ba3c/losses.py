@@ -17,6 +17,10 @@ def a3c_loss(logits: tf.Tensor, values: tf.Tensor, actions: tf.Tensor, returns: 
 
     mean_p averages over samples with policy_mask = 1 (steps the agent chose: not the emulator's
     autoreset step, not a forced FIRE), mean_v over value_mask = 1 (not autoreset steps).
+
+    Also reported, not optimised: value_std = sqrt(mean_v[(V(s_i) - mean_v[V])^2]), how much the value
+    differs between the batch's states. Near zero it means the network no longer tells states
+    apart: its features have collapsed (models/README.md, "Why Adam fails on Boxing").
     """
     logp_all = tf.nn.log_softmax(logits)
     logp = tf.gather(logp_all, actions, batch_dims=1)
@@ -28,8 +32,10 @@ def a3c_loss(logits: tf.Tensor, values: tf.Tensor, actions: tf.Tensor, returns: 
     entropy = tf.reduce_sum(policy_mask * -tf.reduce_sum(probs * logp_all, axis=1)) / n_p
     value = tf.reduce_sum(value_mask * 0.5 * tf.square(returns - values)) / n_v
     loss = policy - entropy_beta * entropy + value_coef * value
+    v_mean = tf.reduce_sum(value_mask * values) / n_v
+    value_std = tf.sqrt(tf.reduce_sum(value_mask * tf.square(values - v_mean)) / n_v)
     return loss, {"loss": loss, "policy_loss": policy, "value_loss": value, "entropy": entropy,
-                  "advantage": tf.reduce_sum(value_mask * adv) / n_v}
+                  "advantage": tf.reduce_sum(value_mask * adv) / n_v, "value_std": tf.stop_gradient(value_std)}
 
 
 def clip_gradients(grads: list[tf.Tensor], clip: float, mode: str) -> tuple[list[tf.Tensor], tf.Tensor]:

@@ -39,6 +39,10 @@ def test_a3c_loss_matches_loop_with_masks():
                            tf.constant(pmask), tf.constant(vmask), tf.constant(0.01), 0.5)
     want = loop_loss(logits, values, actions, returns, pmask, vmask, 0.01, 0.5)
     assert np.allclose([loss, stats["policy_loss"], stats["entropy"], stats["value_loss"]], want, atol=1e-5)
+    kept = [values[i] for i in range(B) if vmask[i]]
+    mean = sum(kept) / len(kept)
+    assert math.isclose(float(stats["value_std"]), math.sqrt(sum((v - mean) ** 2 for v in kept) / len(kept)),
+                        rel_tol=1e-5)
 
 
 def test_policy_gradient_has_no_gradient_through_advantage():

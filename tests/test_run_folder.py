@@ -25,7 +25,8 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert "start-up (one rank, seconds): interpreter + config" in p.stdout
     rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["frames"] >= 4000
-    for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "lr"):
+    for key in ("frames", "wall_time", "fps", "score_mean100", "train_life_return", "loss", "entropy", "value_std",
+                "lr"):
         assert key in rows[-1]
     assert list((run / "tb").glob("events.out.tfevents.*"))
     # The gradient noise scale (50 updates, >= MIN_UPDATES) in the log, the status line and TensorBoard.
