@@ -6,7 +6,7 @@ the policy are the same for every state and no gradient reaches the dead units; 
 recovered (Boxing with the defaults: random play to 33M frames). Measured (models/README.md, "Why
 Adam fails on Boxing"; seed 0): with the defaults, Boxing's batch value_std fell below 1e-4 by ~130k
 frames and stayed at 0-4e-5, while Breakout's stayed at 0.2-0.5 from ~80k frames on and never read
-below ~5e-3, even untrained; Boxing under A2C's optimizer, which does learn it, stayed at 0.008-0.05.
+below ~4e-3, even untrained; Boxing under A2C's optimizer, which does learn it, stayed at 0.008-0.05.
 """
 from __future__ import annotations
 
