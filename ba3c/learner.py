@@ -49,7 +49,7 @@ class UpdateResult(NamedTuple):
 class Learner:
     def __init__(self, cfg: Config, n_actions: int, n_step: int, n_envs: int, n_ranks: int) -> None:
         self.cfg = cfg
-        self.model = PolicyValueNet(cfg.arch, n_actions, cfg.fc_neurons, cfg.conv_init, cfg.fc_init, seed=cfg.seed)
+        self.model = PolicyValueNet.from_config(cfg, n_actions)
         self.optimizer = Optimizer(cfg.optimizer, self.model.vars, cfg.beta1, cfg.beta2, cfg.epsilon, cfg.rms_decay,
                                    cfg.rms_form)
         self.shapes = [tuple(v.shape) for v in self.model.vars]

@@ -92,6 +92,11 @@ class PolicyValueNet(tf.Module):
         self._add("value/w", _init(fc_init, (fc_neurons, 1), 1.0, rng, "fc"))
         self._add("value/b", np.zeros(1, np.float32))
 
+    @classmethod
+    def from_config(cls, cfg, n_actions: int) -> PolicyValueNet:
+        """The untrained network a run with these flags starts from (arch, width, initialisers, seed)."""
+        return cls(cfg.arch, n_actions, cfg.fc_neurons, cfg.conv_init, cfg.fc_init, seed=cfg.seed)
+
     def _add(self, name: str, value: np.ndarray) -> None:
         self.vars.append(tf.Variable(value, name=name.replace("/", "_")))
 

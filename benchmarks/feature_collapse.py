@@ -81,9 +81,8 @@ def main() -> None:
             nets: list[tuple[str, Any, dict[str, Any]]] = []
             if a.init:  # built as the trainer builds it, from the flags' defaults
                 cfg = parse_config(["--seed", str(a.seed)])[0].finalize()
-                net = PolicyValueNet(cfg.arch, len(action_meanings(game)), cfg.fc_neurons, cfg.conv_init,
-                                     cfg.fc_init, seed=cfg.seed)
-                nets.append(("init", net, {"counters": {"frames": 0}}))
+                nets.append(("init", PolicyValueNet.from_config(cfg, len(action_meanings(game))),
+                             {"counters": {"frames": 0}}))
             nets += [(path, *build_model(path, game)) for path in a.models]
             obs = random_play_states(game, 4, max(1, a.states // 4), seed=3)
             for path, model, meta in nets:
