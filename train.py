@@ -88,6 +88,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> tuple[di
     ranks fail together (no abort needed) or start from identical state. Returns the counters and
     the saved noise-scale state (None on a new run)."""
     from ba3c import checkpoint
+    from ba3c.screen_mean import with_mean_screen
 
     counters = {"frames": 0, "updates": 0, "games": 0, "wall_time": 0.0, "skipped_updates": 0}
     want = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, learner.model.n_actions, cfg.optimizer)
@@ -106,6 +107,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> tuple[di
                 found = (Path(cfg.resume), arrays, m)
             if found is not None:
                 source, arrays, meta = found
+                arrays = with_mean_screen(arrays)
                 checkpoint.check_compatible(want, meta, f"checkpoint {source}")
                 learner.set_state([arrays[n] for n in learner.state_names()])
                 counters.update({k: meta["counters"][k] for k in counters if k in meta["counters"]})
@@ -193,6 +195,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     from ba3c.rollout import Rollout, collect
     from ba3c.runlog import RunLog, metadata
     from ba3c.schedules import parse_schedule, scaled_lr_schedule
+    from ba3c.screen_mean import MeanScreenMeter
     from mpi.watchdog import auto_timeout
 
     # ---- set up -----------------------------------------------------------------------------------
@@ -265,6 +268,9 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     t_last_log = t_last_save = time.time()
     last_row, bad_in_row, reason, warned_batch = None, 0, "done", False
     collapse = CollapseWatch()
+    # A new run measures its mean screen over its first rollouts; a resumed run has it in its checkpoint
+    # (one stopped before the measurement ended measures the rest); a warm start keeps its file's.
+    screen = MeanScreenMeter(0 if cfg.load else cfg.obs_mean_updates - counters["updates"])
 
     def log_progress() -> None:
         nonlocal last_row, t_last_log, warned_batch
@@ -308,6 +314,10 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         queued_frames = counters["frames"] + len(in_flight) * frames_per_update
         if not stopping and queued_frames < cfg.total_frames:
             timing = collect(envs, learner.logits, rng, rollout)
+            if screen.active and (local := screen.add(rollout.obs)) is not None:
+                # Rank 0's mean on every rank: a broadcast, because with --overlap a gradient
+                # allreduce is in flight here, and the ranks' networks must be the same function.
+                learner.model.obs_mean.assign(comm.broadcast([local])[0])
             now = time.time()
             # Set when asked, not when done: with --overlap the answer comes an update later.
             control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,

@@ -83,6 +83,9 @@ class Config:
                       "Distributed-BA3C", choices=INITS)
     conv_init: str = _f("orthogonal", "initialiser of the conv layers; normal, uniform and xavier as in "
                         "Distributed-BA3C", choices=INITS)
+    obs_mean_updates: int = _f(25, "subtract from every input the per-pixel mean screen of the run's first N "
+                               "rollouts (averaged over ranks, then fixed, saved with the weights); 0 = feed the "
+                               "raw screen, as runs before 2026-11-25 did (ba3c/screen_mean.py)")
     # Environment protocol.
     noop_max: int = _f(30, "at the start of every game the emulator plays a random number in [0, noop_max) "
                        "of single-frame NOOPs (ale-py's reset, not agent steps)")
@@ -159,7 +162,8 @@ class Config:
                 raise UserError(f"--{k} must be a positive number, got {v}")
         nonneg = {"entropy_beta": self.entropy_beta, "value_coef": self.value_coef, "grad_clip": self.grad_clip,
                   "reward_clip": self.reward_clip, "epsilon": self.epsilon, "noop_max": self.noop_max,
-                  "threads": self.threads, "seed": self.seed, "collective_timeout": self.collective_timeout}
+                  "threads": self.threads, "seed": self.seed, "collective_timeout": self.collective_timeout,
+                  "obs_mean_updates": self.obs_mean_updates}
         for k, v in nonneg.items():
             if not (math.isfinite(v) and v >= 0):
                 raise UserError(f"--{k} must be >= 0, got {v}")

@@ -147,7 +147,7 @@ class Learner:
         return self.model.get_weights() + self.optimizer.get_state()
 
     def set_state(self, state: list[np.ndarray]) -> None:
-        n = len(self.model.vars)
+        n = len(self.model.state)
         self.model.set_weights(state[:n])
         self.optimizer.set_state(state[n:])
 

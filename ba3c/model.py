@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from ba3c.rollout import OBS_SHAPE
+from ba3c.screen_mean import SHAPE as SCREEN_MEAN_SHAPE
 
 
 def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
@@ -91,6 +92,8 @@ class PolicyValueNet(tf.Module):
         self._add("policy/b", np.zeros(n_actions, np.float32))
         self._add("value/w", _init(fc_init, (fc_neurons, 1), 1.0, rng, "fc"))
         self._add("value/b", np.zeros(1, np.float32))
+        # Not trained: measured once at the start of a run (ba3c/screen_mean.py); zeros = the raw screen.
+        self.obs_mean = tf.Variable(np.zeros(SCREEN_MEAN_SHAPE, np.float32), trainable=False, name="obs_mean")
 
     @classmethod
     def from_config(cls, cfg, n_actions: int) -> PolicyValueNet:
@@ -101,13 +104,18 @@ class PolicyValueNet(tf.Module):
         self.vars.append(tf.Variable(value, name=name.replace("/", "_")))
 
     @property
+    def state(self) -> list[tf.Variable]:
+        """Everything a model file holds: the trained variables, then the mean screen."""
+        return [*self.vars, self.obs_mean]
+
+    @property
     def names(self) -> list[str]:
-        return [v.name.split(":")[0] for v in self.vars]
+        return [v.name.split(":")[0] for v in self.state]
 
     def features(self, obs: tf.Tensor) -> tf.Tensor:
         """The torso's output (B, fc_neurons): the ReLU features both heads read."""
         # uint8 NCHW from the emulator -> float NHWC, which TF's CPU convolutions want.
-        x = tf.transpose(tf.cast(obs, tf.float32) * (1.0 / 255.0), (0, 2, 3, 1))
+        x = tf.transpose(tf.cast(obs, tf.float32) * (1.0 / 255.0), (0, 2, 3, 1)) - self.obs_mean
         i = 0
         for _name, _kh, _kw, _out, stride, pool in self.layers:
             x = tf.nn.relu(tf.nn.conv2d(x, self.vars[i], stride, self.padding) + self.vars[i + 1])
@@ -123,10 +131,10 @@ class PolicyValueNet(tf.Module):
         return x @ pw + pb, tf.squeeze(x @ vw + vb, axis=1)
 
     def get_weights(self) -> list[np.ndarray]:
-        return [v.numpy() for v in self.vars]
+        return [v.numpy() for v in self.state]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        for v, w in zip(self.vars, weights, strict=True):
+        for v, w in zip(self.state, weights, strict=True):
             v.assign(w)
 
     def num_params(self) -> int:

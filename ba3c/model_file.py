@@ -12,6 +12,7 @@ import numpy as np
 
 from ba3c.checkpoint import MODEL_KEYS as EXPORT_KEYS
 from ba3c.errors import UserError
+from ba3c.screen_mean import with_mean_screen
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -37,7 +38,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     missing = [k for k in EXPORT_KEYS if k not in meta]
     if missing:
         raise UserError(f"{path} lacks {', '.join(missing)} in its metadata; re-export it")
-    return {k: v for k, v in arrays.items() if k.startswith("model/")}, meta
+    return with_mean_screen({k: v for k, v in arrays.items() if k.startswith("model/")}), meta
 
 
 def build_model(path: str | Path, game: str | None = None, seed: int = 0):
@@ -57,7 +58,7 @@ def build_model(path: str | Path, game: str | None = None, seed: int = 0):
     if sorted(names) != sorted(weights):
         raise UserError(f"{path} holds weights {sorted(weights)[:3]}... that do not fit a {meta['arch']} "
                         f"network with fc_neurons {meta['fc_neurons']}")
-    for name, var in zip(names, model.vars):
+    for name, var in zip(names, model.state):
         if tuple(weights[name].shape) != tuple(var.shape):
             raise UserError(f"{path}: {name} has shape {weights[name].shape}, the network needs {tuple(var.shape)}")
     model.set_weights([weights[n].astype(np.float32) for n in names])

@@ -50,10 +50,11 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
     Horovod and mpi4py paths produce the very same weights from the same seed, synchronous or with
     --overlap. With --overlap, one update equals the synchronous update (the first gradient is taken
     on the broadcast weights, and the last one in flight is applied, not lost); ten differ (each
-    gradient was one update stale)."""
+    gradient was one update stale). The mean screen is measured over 5 rollouts here, so its broadcast
+    happens mid-run, beside an allreduce in flight with --overlap, and is in the checksum."""
     def checksum(name, frames, backend, *extra):
         p = run_train(SMALL + ["--total_frames", frames, "--logdir", tmp_path, "--name", name, "--comm", backend,
-                               *extra], launcher=[*MPIRUN, "2"], timeout=300)
+                               "--obs_mean_updates", 5, *extra], launcher=[*MPIRUN, "2"], timeout=300)
         n, value = checksum_line(p)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
         assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
@@ -64,6 +65,8 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
     assert sync["horovod"] == sync["mpi4py"] != overlap["horovod"] == overlap["mpi4py"]
     rows = [json.loads(x) for x in (tmp_path / "overlap-mpi4py" / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["updates"] == 10 and rows[-1]["frames"] == 1600
+    arrays, _ = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "overlap-horovod" / "checkpoints")[-1])
+    assert 0.05 < arrays["model/obs_mean"].mean() < 0.5
     # OpenMPI's waits yield rather than spin (set by train.py before MPI starts; README, Scaling).
     meta = json.loads((tmp_path / "sync-horovod" / "metadata.json").read_text())
     assert meta["world"]["openmpi_mca"]["OMPI_MCA_mpi_yield_when_idle"] == "1"

@@ -45,6 +45,10 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     updates1 = meta1["counters"]["updates"]
     assert meta1["counters"]["frames"] == updates1 * 20 * 4
     assert arrays1["optimizer/0"] == updates1  # Adam's step counter
+    # The mean screen was measured over the first 25 rollouts (Breakout's mean pixel is ~0.16).
+    mean_screen = arrays1["model/obs_mean"]
+    assert updates1 > 25 and mean_screen.shape == (84, 84, 1)
+    assert 0.05 < mean_screen.mean() < 0.5 and mean_screen.min() >= 0 and mean_screen.max() <= 1
 
     # Same budget again: nothing left to train, the state must round-trip bit for bit.
     p = train(args)
@@ -65,6 +69,16 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert rows[-1]["frames"] == meta3["counters"]["frames"]
     # ...and the smoothed noise scale goes on from its saved state rather than restarting.
     assert meta3["noise_scale"]["n"] == meta1["noise_scale"]["n"] + new_updates
+    # The mean screen is fixed once measured.
+    assert np.array_equal(arrays3["model/obs_mean"], mean_screen)
+
+    # A checkpoint from before the mean screen existed resumes on the raw screen it was trained on.
+    old = {k: v for k, v in arrays1.items() if k != "model/obs_mean"}
+    checkpoint.save(tmp_path / "old" / "checkpoints", updates1, old, meta1, keep=3)
+    p = train(SHORT + ["--logdir", tmp_path, "--name", "old", "--total_frames", 6000])
+    assert "resumed from" in p.stdout
+    arrays4, _ = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1])
+    assert not arrays4["model/obs_mean"].any()
 
 
 def test_resume_no_refuses_to_reuse_a_run(train, two_checkpoint_run):
