@@ -3,19 +3,23 @@
 # show: a float16 .npz, its 30-game evaluation, and GIFs of the first 60 s of a game at 0 frames,
 # at the checkpoint nearest half the budget, and at the end. Rerunning resumes the training run.
 #   scripts/showcase.sh GAME            (make showcase GAME=Seaquest)
-# Environment: FRAMES (1e7), RUNS (benchmarks/runs), OUT (models), GIFS (docs/showcase), PY (.venv/bin/python)
+# Environment: FRAMES (1e7), RUNS (benchmarks/runs), OUT (models), GIFS (docs/showcase), PY (.venv/bin/python),
+# FLAGS (extra training flags, e.g. FLAGS="--obs_mean_updates 0" for the models trained before the mean screen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GAME=${1:?usage: scripts/showcase.sh GAME}
 FRAMES=${FRAMES:-1e7}; RUNS=${RUNS:-benchmarks/runs}; OUT=${OUT:-models}; GIFS=${GIFS:-docs/showcase}
 PY=${PY:-.venv/bin/python}
+read -r -a flags <<< "${FLAGS:-}"
 lower=$(echo "$GAME" | tr '[:upper:]' '[:lower:]')
 name=$lower-model
 ckpts=$RUNS/$name/checkpoints
 mkdir -p "$OUT" "$GIFS"
 # The first command keeps an untrained snapshot for the 0-frames GIF; checkpoints every 5 minutes are kept.
-[ -d "$ckpts" ] || "$PY" train.py -e "$GAME" --total_frames 1 --logdir "$RUNS" --name "$name" --keep_checkpoints 1000
-"$PY" train.py -e "$GAME" --total_frames "$FRAMES" --logdir "$RUNS" --name "$name" --keep_checkpoints 1000
+[ -d "$ckpts" ] || "$PY" train.py -e "$GAME" --total_frames 1 --logdir "$RUNS" --name "$name" --keep_checkpoints 1000 \
+    ${flags[@]+"${flags[@]}"}
+"$PY" train.py -e "$GAME" --total_frames "$FRAMES" --logdir "$RUNS" --name "$name" --keep_checkpoints 1000 \
+    ${flags[@]+"${flags[@]}"}
 first=$(ls "$ckpts"/ckpt-*.ba3c | head -n 1)
 last=$(ls "$ckpts"/ckpt-*.ba3c | tail -n 1)
 # Checkpoint names count updates; the one nearest half of the last one is "midway".
