@@ -2,13 +2,14 @@
 from every input (ba3c/model.py), stored with the weights as `model/obs_mean`.
 
 Why: a game's static background is the same on every state, and on bright ones it dominates the
-first layer's input (Boxing's ring: mean pixel 0.49; Breakout 0.16). Under Adam's full-size steps
-the part of every gradient that follows that constant moved all units together, and Boxing's
-features stopped depending on the state within ~130k frames (models/README.md, "Why Adam fails on
-Boxing"). With the mean screen subtracted, the input is the part that changes between states.
+first layer's input (Boxing's ring: mean pixel 0.49; Breakout 0.16). On the raw screen Boxing's
+features stopped depending on the state within ~130k frames under the default Adam; with the mean
+screen subtracted they did not, and Breakout learned faster (models/README.md, "The mean screen").
+Our reading, not proven: Adam's full-size steps along the constant part of the input moved every
+unit at once. With the mean subtracted, the input is the part that changes between states.
 
 The mean is measured over the first `--obs_mean_updates` rollouts of a new run (the same screens the
-trainer learns from, no extra frames), averaged over ranks, then fixed. Files written before it
+trainer learns from, no extra frames), on rank 0, broadcast to every rank, then fixed. Files written before it
 existed hold none: they get zeros, the raw screen they were trained on. NumPy only (no TensorFlow),
 so checkpoint readers can use it."""
 from __future__ import annotations
