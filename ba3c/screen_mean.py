@@ -36,22 +36,19 @@ def with_mean_screen(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 class MeanScreenMeter:
     """Averages the screens of a run's first rollouts; `add` returns this rank's mean once the
-    last one is in (then the caller averages it over ranks and gives it to the network)."""
+    last one is in (the caller then broadcasts rank 0's to every rank and gives it to the network)."""
 
     def __init__(self, rollouts: int) -> None:
-        self.remaining = max(0, rollouts)
-        self.total: np.ndarray | None = None
-        self.count = 0
+        self.rollouts = self.remaining = max(0, rollouts)
+        self.total = np.zeros(SHAPE[:2])
 
     @property
     def active(self) -> bool:
         return self.remaining > 0
 
     def add(self, obs: np.ndarray) -> np.ndarray | None:
-        m = mean_screen(obs)
-        self.total = m if self.total is None else self.total + m
-        self.count += 1
+        self.total += mean_screen(obs)  # every rollout holds as many screens, so a mean of means
         self.remaining -= 1
         if self.remaining:
             return None
-        return (self.total / self.count).astype(np.float32).reshape(SHAPE)
+        return (self.total / self.rollouts).astype(np.float32).reshape(SHAPE)

@@ -7,9 +7,10 @@ per game (all five lives, FIRE pressed after a lost life, as in training). On th
 trainer reached a mean of 7.7 and 8.2 over its last 100 games at 1.0M frames in two runs recorded in
 the README's batch study (7.0 in a third; 6.1 with value_coef 0.5), and at 0.7M it was still at ~2.7,
 which is why the budget is not smaller; with the mean screen (the default since 2026-11-25) two seed-0
-runs read 16.4 and 10.5 at 1.0M (models/README.md, "The mean screen"). We require at least 2.5x the random score measured in this same test: under half of
-what was measured, and still a gap many standard errors wide (random-policy game scores have std
-~1.2, so the mean of 100 games has a standard error of ~0.12)."""
+runs read 16.4 and 10.5 at 1.0M (models/README.md, "The mean screen"). We require at least 2.5x the
+random score measured in this same test: under half of what was measured, and still a gap many
+standard errors wide (random-policy game scores have std ~1.2, so the mean of 100 games has a
+standard error of ~0.12)."""
 import json
 
 import numpy as np
