@@ -22,12 +22,12 @@ mkdir -p "$OUT" "$GIFS"
     ${flags[@]+"${flags[@]}"}
 # A stop by signal (Ctrl-C, SIGTERM) ends train.py normally after a checkpoint: only a run that
 # reached its budget is exported.
-done_frames=$("$PY" -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["frames"])' \
-              "$RUNS/$name/progress.jsonl")
-if "$PY" -c 'import sys; sys.exit(int(float(sys.argv[1]) >= float(sys.argv[2])))' "$done_frames" "$FRAMES"; then
-    echo "error: $name stopped at $done_frames frames, before $FRAMES; run the same command again to resume it" >&2
-    exit 1
-fi
+"$PY" -c 'import json, sys
+path, budget, name = sys.argv[1:]
+frames = json.loads(open(path).read().splitlines()[-1])["frames"]
+if frames < float(budget):
+    sys.exit(f"error: {name} stopped at {frames} frames, before {budget}; run the same command again to resume it")' \
+    "$RUNS/$name/progress.jsonl" "$FRAMES" "$name"
 first=$(ls "$ckpts"/ckpt-*.ba3c | head -n 1)
 last=$(ls "$ckpts"/ckpt-*.ba3c | tail -n 1)
 # Checkpoint names count updates; the one nearest half of the last one is "midway".
