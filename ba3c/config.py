@@ -84,8 +84,9 @@ class Config:
     conv_init: str = _f("orthogonal", "initialiser of the conv layers; normal, uniform and xavier as in "
                         "Distributed-BA3C", choices=INITS)
     obs_mean_updates: int = _f(25, "subtract from every input the per-pixel mean screen of the run's first N "
-                               "rollouts (rank 0's, broadcast; then fixed and saved with the weights); 0 = feed the "
-                               "raw screen, as runs before 2026-11-25 did (ba3c/screen_mean.py)")
+                               "rollouts (rank 0's, broadcast; then fixed and saved with the weights; a run that ends "
+                               "sooner keeps the raw screen); 0 = feed the raw screen, as runs before 2026-11-25 "
+                               "did (ba3c/screen_mean.py)")
     # Environment protocol.
     noop_max: int = _f(30, "at the start of every game the emulator plays a random number in [0, noop_max) "
                        "of single-frame NOOPs (ale-py's reset, not agent steps)")

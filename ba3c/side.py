@@ -69,7 +69,7 @@ def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bo
     from ba3c.model import PolicyValueNet
     from mpi.comm import TAG_BYE, TAG_REPORT, TAG_STOP, TAG_WEIGHTS
 
-    model = PolicyValueNet(cfg.arch, len(action_meanings(cfg.env)), cfg.fc_neurons, seed=cfg.seed)
+    model = PolicyValueNet.from_config(cfg, len(action_meanings(cfg.env)))
     policy = model_policy(model)
     # "final": the (frames, weights) that came with the stop at a normal end; None after a signal
     state: dict[str, Any] = {"frames": None, "pending": None, "stop": False, "final": None}
