@@ -112,8 +112,8 @@ def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bo
         model.set_weights(weights)
         deadline = time.time() + FINAL_ROUND_SECONDS
         try:
-            comm.send(0, TAG_REPORT, play(frames, derived_seed(cfg.seed, comm.world_rank, rounds + 1),
-                                          lambda: time.time() > deadline))
+            report = play(frames, derived_seed(cfg.seed, comm.world_rank, rounds + 1), lambda: time.time() > deadline)
+            comm.send(0, TAG_REPORT, {**report, "final": True})
         except Abandoned:
             note = (f"the final {comm.role} round (rank {comm.world_rank}) was cut after "
                     f"{FINAL_ROUND_SECONDS:.0f} s: nothing logged for it")
@@ -161,13 +161,14 @@ class SideWork:
             self._play_local("record")
             self.last_video = time.time()
 
-    def _play_local(self, role: str) -> None:
+    def _play_local(self, role: str, final: bool = False) -> None:
         from ba3c.evaluate import derived_seed
 
         seed = derived_seed(self.cfg.seed, 0, self.rounds)
         self.rounds += 1
         self.played[role] = self.frames
-        self._report(play_round(self.cfg, role, self._local_policy(), seed, self.run_dir, self.frames))
+        report = play_round(self.cfg, role, self._local_policy(), seed, self.run_dir, self.frames)
+        self._report({**report, "final": True} if final else report)
 
     def _collect(self) -> list[int]:
         from ba3c.runlog import print_line
@@ -186,12 +187,14 @@ class SideWork:
     def _report(self, rep: dict[str, Any]) -> None:
         from ba3c.runlog import print_line
 
+        # "final": the round a normal end plays with the end weights (never after a signal)
+        final = "final " if rep.get("final") else ""
         if rep["role"] == "eval":
             self.latest_eval = rep
-            print_line(f"eval at {rep['frames']:,} frames: mean {rep['mean']:.1f} median {rep['median']:.1f} "
+            print_line(f"{final}eval at {rep['frames']:,} frames: mean {rep['mean']:.1f} median {rep['median']:.1f} "
                        f"over {rep['games']} games")
         else:
-            print_line(f"video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})")
+            print_line(f"{final}video at {rep['frames']:,} frames: {rep['path']} (score {rep['score']:g})")
         self.log.side_report(rep)
 
     def close(self, final: bool) -> None:
@@ -200,7 +203,7 @@ class SideWork:
         if not self.remote:
             for role in self.roles if final else ():
                 if self.played.get(role) != self.frames:
-                    self._play_local(role)
+                    self._play_local(role, final=True)
             return
         from mpi.comm import TAG_STOP
 

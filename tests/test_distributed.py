@@ -214,7 +214,7 @@ def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
     assert rows and all(r["games"] == 2 and len(r["scores"]) == 2 for r in rows)
     assert len({r["frames"] for r in rows}) == len(rows)  # one round per weight delivery
     assert rows[-1]["frames"] == 3200  # a normal end always evaluates the final weights
-    assert "eval at 3,200 frames" in p.stdout
+    assert "final eval at 3,200 frames" in p.stdout
 
 
 def test_eval_and_record_nodes_together(tmp_path):
@@ -228,7 +228,8 @@ def test_eval_and_record_nodes_together(tmp_path):
     assert (run / "videos" / "frames-000000002400.mp4").stat().st_size > 0
     assert json.loads((run / "videos.jsonl").read_text().splitlines()[-1])["frames"] == 2400
     assert json.loads((run / "eval.jsonl").read_text().splitlines()[-1])["frames"] == 2400
-    assert "video at 2,400 frames" in p.stdout and "eval at 2,400 frames" in p.stdout
+    assert "final video at 2,400 frames" in p.stdout and "final eval at 2,400 frames" in p.stdout
+    assert json.loads((run / "eval.jsonl").read_text().splitlines()[-1])["final"] is True
 
 
 def _submit_eval(slurm, tmp_path, extra=()) -> str:

@@ -190,8 +190,8 @@ def test_in_process_eval_and_record_during_training(train, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "s" / "eval.jsonl").read_text().splitlines()]
     assert [r["frames"] for r in rows][:2] == [0, 800] and all(r["games"] == 2 for r in rows)
     videos = list((tmp_path / "s" / "videos").glob("frames-*.mp4"))
-    assert len(videos) == 2 and "video at 0 frames" in p.stdout and "video at 1,600 frames" in p.stdout  # start, end
-    assert rows[-1]["frames"] == 1600  # evaluated at update 20 already: not played twice
+    assert len(videos) == 2 and "video at 0 frames" in p.stdout and "final video at 1,600 frames" in p.stdout
+    assert rows[-1]["frames"] == 1600 and "final eval" not in p.stdout  # evaluated at update 20: not played twice
 
 
 def test_play_without_display_suggests_record(train, tmp_path):
