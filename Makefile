@@ -33,6 +33,7 @@ help:
 	@echo "make bench-node       one node's cores as 2x1 vs 1x2 ranks x threads, and --overlap vs synchronous"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
+	@echo "                      [FRAMES=2e7] [FLAGS='-o rmsprop ...']: another frame budget, extra training flags"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
