@@ -10,8 +10,8 @@ from conftest import ROOT, run_train
 
 MODELS = sorted((ROOT / "models").glob("*.npz"))
 # The games run side by side, one emulator each, so 8 cost little more than 1. One game is too few:
-# single games of the shipped models spread widely (Boxing's 30-game evaluation has a std above its
-# mean; StarGunner's lowest game is near random play), and float rounding that differs between CPUs
+# single games spread widely (StarGunner's lowest of 30 is near random play; a Boxing candidate's std
+# was twice its mean), and float rounding that differs between CPUs
 # can change a sampled action, so the same seed need not replay the same game on another machine.
 GAMES = 8
 
