@@ -9,10 +9,10 @@ from ba3c.scores import RANDOM_HUMAN
 from conftest import ROOT, run_train
 
 MODELS = sorted((ROOT / "models").glob("*.npz"))
-# The games run side by side, one emulator each, so 8 cost little more than 1. One game is too few:
-# single games spread widely (StarGunner's lowest of 30 is near random play; a Boxing candidate's std
-# was twice its mean), and float rounding that differs between CPUs
-# can change a sampled action, so the same seed need not replay the same game on another machine.
+# The games run side by side, one emulator each. One game is too few: single games spread widely
+# (StarGunner's lowest of 30 is near random play; a Boxing candidate's std was twice its mean), and
+# float rounding that differs between CPUs can change a sampled action, so the same seed need not
+# replay the same game on another machine.
 GAMES = 8
 
 
