@@ -234,8 +234,9 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     from ba3c import checkpoint
     from ba3c.checkpointer import Checkpointer
 
+    protocol = {**cfg.protocol(), "env_id": cfg.env_id}  # travels with checkpoints and exports: eval reuses it
     run_meta = {**checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer),
-                "config": cfg.to_dict(), "world_size": comm.size}
+                "config": cfg.to_dict(), "world_size": comm.size, "protocol": protocol}
     checkpointer = Checkpointer(run_dir / "checkpoints", cfg.keep_checkpoints, run_meta, lambda m: say(comm, m),
                                 lambda m: warn(comm, m), (faults.slow_save, faults.slow_saves))
 
@@ -253,6 +254,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
                  "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
                  "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
                  "env_seed_rank0": env_seed, "model_params": learner.num_params,
+                 "protocol": {**protocol, "description": cfg.describe_protocol()},
                  "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
         log.write_json("config.json", cfg.to_dict())
         run_metadata = metadata(world)
@@ -260,6 +262,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         say(comm, f"BA3C {cfg.env} ({n_actions} actions) | {comm.size} rank(s) via {comm.backend} | {cfg.arch} net "
                   f"{learner.num_params:,} params | {threads} thread(s)/rank | env seeds {env_seed}+1000*rank | "
                   f"run folder {run_dir}")
+        say(comm, cfg.describe_protocol())
         say(comm, plan.summary())
         side = SideWork(cfg, comm, run_dir, learner, log)
         side.step(counters["updates"], counters["frames"])  # side ranks start with this run's starting weights
@@ -421,10 +424,12 @@ def evaluate(cfg: Config) -> int:
     if out.suffix != ".json":
         raise UserError(f"--output {out}: evaluation results are written as .json")
     t0 = time.time()
-    scores, lengths = play_games(model_policy(model), cfg.env, cfg.episodes, seed=cfg.seed, **cfg.protocol())
+    protocol = cfg.protocol(meta.get("protocol"))  # the model's training protocol unless a flag or id says
+    print(cfg.describe_protocol(meta.get("protocol")))
+    scores, lengths = play_games(model_policy(model), cfg.env, cfg.episodes, seed=cfg.seed, **protocol)
     s = summarize(cfg.env, scores)
     result = {"game": cfg.env, "model": str(cfg.load),
-              "protocol": {**cfg.protocol(), "policy": "sampled", "seed": cfg.seed},
+              "protocol": {**protocol, "env_id": cfg.env_id, "policy": "sampled", "seed": cfg.seed},
         **s, "scores": scores, "lengths": lengths, "seconds": round(time.time() - t0, 1)}
     hn = s["human_normalized_mean"]
     print(f"{cfg.env}: {s['games']} games  mean {s['mean']:.1f}  median {s['median']:.1f}  std {s['std']:.1f}  "
@@ -444,8 +449,8 @@ def record_or_play(cfg: Config) -> int:
         raise UserError("--task play needs a display (DISPLAY is not set); use --task record --output game.mp4 "
                         "to get a video instead")
     with quiet_stderr():
-        model, _ = build_model(cfg.load, cfg.env)
-    frames = game_frames(model_policy(model), cfg.env, cfg.seed, **cfg.protocol())
+        model, meta = build_model(cfg.load, cfg.env)
+    frames = game_frames(model_policy(model), cfg.env, cfg.seed, **cfg.protocol(meta.get("protocol")))
     if cfg.task == "record":
         limit = 1 + int(cfg.video_seconds * VIDEO_FPS) if cfg.video_seconds else None  # the start frame + steps
         n, score = record(itertools.islice(frames, limit), cfg.output)

@@ -24,7 +24,7 @@ class Checkpointer:
         self.slow_write, self.slow_writes = slow_write  # seconds added to the first n writes (fault injection)
         self.error: str | None = None
         self._thread: threading.Thread | None = None
-        self._done: tuple[Path, int, float] | OSError | None = None
+        self._done: tuple[Path, int, float] | BaseException | None = None
         self._started = 0.0
         self._skipped = 0  # saves skipped while the current write runs
 
@@ -67,17 +67,19 @@ class Checkpointer:
                 time.sleep(self.slow_write)
             path = checkpoint.save(self.folder, step, arrays, meta, self.keep)
             self._done = (path, frames, time.time() - self._started)
-        except OSError as e:
+        except BaseException as e:  # any failure is a failed save: a silent thread death would read as success
             self._done = e
 
     def poll(self) -> bool:
         """Report a write that has finished since the last call; False once a write has failed (the
         caller then stops the run at the next update, keeping the last good checkpoint)."""
         done, self._done = self._done, None
-        if isinstance(done, OSError):
+        if isinstance(done, BaseException):
             last = checkpoint.list_checkpoints(self.folder)
-            self.error = (f"cannot write a checkpoint in {self.folder} ({done.strerror}); the last good one is "
-                          f"{last[-1] if last else 'none'}. Free space and run the same command to resume")
+            why = done.strerror if isinstance(done, OSError) and done.strerror else f"{type(done).__name__}: {done}"
+            fix = "Free space and run" if isinstance(done, OSError) else "Run"
+            self.error = (f"cannot write a checkpoint in {self.folder} ({why}); the last good one is "
+                          f"{last[-1] if last else 'none'}. {fix} the same command to resume")
             self.warn(f"error: {self.error}")
         elif done is not None:
             path, frames, seconds = done

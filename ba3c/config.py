@@ -34,8 +34,12 @@ class Config:
     task: str = _f("train", "train; eval (play --episodes full games with --load and report scores); "
                    "play (watch in a window); record (one game to --output .gif/.mp4); export (--load "
                    "checkpoint to --output .npz)", choices=("train", "eval", "play", "record", "export"))
-    env: str = _f("Breakout", "Atari game: 'Breakout', 'ALE/Breakout-v5', 'BreakoutNoFrameskip-v4' "
-                  "and 'breakout' all work", "-e", "--env")
+    env: str = _f("Breakout", "Atari game. A gymnasium id keeps its registered protocol: 'ALE/Breakout-v5' "
+                  "trains with its sticky actions (0.25); 'Breakout-v0' with its sticky actions and a fixed "
+                  "frameskip of 4 for gym's random one; 'BreakoutNoFrameskip-v4' and bare names ('Breakout', "
+                  "'breakout') with frameskip 4 and no sticky actions. Read as the ROM id after start-up",
+                  "-e", "--env")
+    env_id: str | None = _f(None, "the game as typed (set from --env)", internal=True)
     arch: str = _f("nature", "network: 'nature' (Nature-CNN, default: learns faster per hour on CPU) "
                    "or 'ba3c' (Distributed-BA3C conv5-pool stack)", choices=("nature", "ba3c"))
     # Batch per rank = envs_per_rank x n_step (give any two, the third is derived), or --global_batch.
@@ -88,13 +92,17 @@ class Config:
                                "sooner keeps the raw screen); 0 = feed the raw screen, as runs before 2026-11-25 "
                                "did (ba3c/screen_mean.py)")
     # Environment protocol.
-    noop_max: int = _f(30, "at the start of every game the emulator plays a random number in [0, noop_max) "
-                       "of single-frame NOOPs (ale-py's reset, not agent steps)")
-    sticky_actions: float = _f(0.0, "probability of repeating the previous action (0.25 = Machado et al. 2018)")
+    noop_max: int = _f(30, "at the start of every game the emulator draws d in [0, noop_max) and plays d "
+                       "single-frame NOOPs (ale-py's reset, not agent steps); in games with FIRE pressed at the "
+                       "start, the FIRE frame takes the place of one of them (max(d - 1, 0) NOOPs)")
+    sticky_actions: float | None = _f(None, "probability of repeating the previous action (0.25 = Machado et al. "
+                                      "2018); default: the --env id's registered value (0 for a bare name; "
+                                      "--task eval/record: the model's training protocol)")
     max_episode_frames: int = _f(108_000, "frame cap of one game (108k = 30 minutes of play)")
-    fire_on_life_loss: bool = _f(True, "press FIRE after a lost life in games that have FIRE (the usual "
-                                 "Atari wrappers do this in training; that step is not trained on). It applies "
-                                 "to evaluation too: --no-fire_on_life_loss for the strict protocol")
+    fire_on_life_loss: bool = _f(True, "press FIRE at the start of a game and after a lost life in games that "
+                                 "have FIRE (the usual Atari wrappers do this in training; those steps are not "
+                                 "trained on). It applies to evaluation too: --no-fire_on_life_loss is the strict "
+                                 "protocol, where the agent must press FIRE itself")
     # Run length, seeds, outputs.
     total_frames: int = _f(40_000_000, "stop after this many emulator frames (all ranks, frameskip included)")
     seed: int = _f(0, "seed; rank r seeds its emulators with seed + 1000 * r on a new run (a resumed run "
@@ -174,7 +182,13 @@ class Config:
             v = getattr(self, k)
             if not (0 <= v < 1):
                 raise UserError(f"--{k} must be in [0, 1), got {v}")
-        if not (0 <= self.sticky_actions <= 1):
+        from ba3c.games import resolve_game_id
+
+        game = resolve_game_id(self.env)
+        self.env, self.env_id = game.rom, game.env_id
+        if self.sticky_actions is None:
+            self.sticky_actions = game.sticky_actions  # None for a bare name: see protocol()
+        if self.sticky_actions is not None and not (0 <= self.sticky_actions <= 1):
             raise UserError(f"--sticky_actions must be a probability in [0, 1], got {self.sticky_actions}")
         if self.fc_neurons is None:
             self.fc_neurons = 512 if self.arch == "nature" else 128
@@ -183,10 +197,8 @@ class Config:
         if self.seed > MAX_SEED:
             raise UserError(f"--seed must be at most {MAX_SEED:,} (the emulator takes a 32-bit int seed and rank "
                             f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
-        from ba3c.games import resolve_game
         from ba3c.schedules import parse_schedule
 
-        self.env = resolve_game(self.env)
         parse_schedule(self.lr_schedule, self.learning_rate, self.total_frames, "--lr_schedule")
         if self.lr_warmup < 0:
             raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
@@ -217,10 +229,27 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def protocol(self) -> dict[str, Any]:
-        """The emulator protocol shared by training, evaluation and videos, as keyword arguments."""
-        return {"noop_max": self.noop_max, "sticky_actions": self.sticky_actions,
+    def protocol(self, trained: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The emulator protocol shared by training, evaluation and videos, as keyword arguments. Sticky
+        actions: the flag, else the --env id's, else (a bare name) those of `trained` (the protocol a
+        model file records), else none."""
+        sticky = self.sticky_actions
+        if sticky is None:
+            sticky = float((trained or {}).get("sticky_actions", 0.0))
+        return {"noop_max": self.noop_max, "sticky_actions": sticky,
                 "max_episode_frames": self.max_episode_frames, "fire_on_life_loss": self.fire_on_life_loss}
+
+    def describe_protocol(self, trained: dict[str, Any] | None = None) -> str:
+        """One line for the start of a run or an evaluation: which protocol is in force."""
+        from ba3c.games import FRAMESKIP, resolve_game_id
+
+        p = self.protocol(trained)
+        note = resolve_game_id(self.env_id).note if self.env_id else None
+        fire = "FIRE at start and after a lost life" if p["fire_on_life_loss"] else "no FIRE pressed for the agent"
+        line = (f"protocol: {self.env_id or self.env} -> ROM {self.env}, frameskip {FRAMESKIP} (last 2 frames "
+                f"max-pooled), sticky actions {p['sticky_actions']:g}, d in 0-{max(self.noop_max - 1, 0)} no-op frames "
+                f"at start (d - 1 after a start FIRE), {fire}, {p['max_episode_frames']:,}-frame cap")
+        return line + (f". Note: {note}" if note else "")
 
     def side_roles(self) -> tuple[str, ...]:
         """Side work asked for, in the order side ranks are assigned (the last world ranks)."""
@@ -239,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-games", action="store_true", help="print the ALE game ids and exit")
     for f in dataclasses.fields(Config):
         meta = f.metadata
+        if meta.get("internal"):
+            continue
         flags = meta.get("flags") or (f"--{f.name}",)
         kw: dict[str, Any] = {"help": meta["help"], "dest": f.name, "default": f.default}
         if "choices" in meta:
@@ -248,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif f.type in ("int", "int | None"):
             kw["type"] = _int
             kw["metavar"] = "N"
-        elif f.type == "float":
+        elif f.type in ("float", "float | None"):
             kw["type"] = _float
             kw["metavar"] = "X"
         p.add_argument(*flags, **kw)
@@ -277,5 +308,5 @@ def _float(s: str) -> float:
 
 def parse_config(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Namespace]:
     ns = build_parser().parse_args(argv)
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config)}
+    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Config) if not f.metadata.get("internal")}
     return Config(**values), ns

@@ -32,7 +32,8 @@ class StepResult:
     obs: np.ndarray  # (N, 4, 84, 84) uint8, observation after the step
     actions: np.ndarray  # (N,) actions actually sent (forced FIRE substituted)
     rewards: np.ndarray  # (N,) raw rewards
-    dones: np.ndarray  # (N,) bool: this step ended a life or a game
+    dones: np.ndarray  # (N,) bool: this step ended a life or a game (the frame cap included)
+    truncated: np.ndarray  # (N,) bool: the game was cut at the frame cap (not lost): bootstrap from obs
     valid: np.ndarray  # (N,) bool: False on the emulator's autoreset step (action ignored)
     forced: np.ndarray  # (N,) bool: the action was a forced FIRE, not the agent's
 
@@ -42,18 +43,26 @@ class AtariEnvs:
 
     def __init__(self, game: str, num_envs: int, seed: int, threads: int = 0, noop_max: int = 30,
                  sticky_actions: float = 0.0, max_episode_frames: int = 108_000,
-                 fire_on_life_loss: bool = True, reward_clip: float = 1.0) -> None:
-        from ale_py.vector_env import AtariVectorEnv
-
+                 fire_on_life_loss: bool = True, reward_clip: float = 1.0, screen: bool = False) -> None:
+        """screen=True: one emulator that also shows its colour screen (ba3c/screen_env.py, for videos),
+        stepped exactly as the vector emulators are."""
         self.meanings = action_meanings(game)
         self.n_actions = len(self.meanings)
         self.fire_action = self.meanings.index("FIRE") if fire_on_life_loss and "FIRE" in self.meanings else None
         self.reward_clip = reward_clip
-        self.env = AtariVectorEnv(
-            game, num_envs, num_threads=threads or min(available_cores(), num_envs),
-            repeat_action_probability=sticky_actions, max_num_frames_per_episode=max_episode_frames,
-            noop_max=noop_max, life_loss_info=True, episodic_life=False, reward_clipping=False,
-            use_fire_reset=True)
+        # fire_on_life_loss off is the strict protocol: nobody presses FIRE for the agent, at start included.
+        settings = dict(repeat_action_probability=sticky_actions, max_num_frames_per_episode=max_episode_frames,
+                        noop_max=noop_max, use_fire_reset=fire_on_life_loss)
+        if screen:
+            from ba3c.screen_env import ScreenEmulator
+
+            assert num_envs == 1, "the screen emulator plays one game"
+            self.env = ScreenEmulator(game, noop_max, sticky_actions, max_episode_frames, fire_on_life_loss)
+        else:
+            from ale_py.vector_env import AtariVectorEnv
+
+            self.env = AtariVectorEnv(game, num_envs, num_threads=threads or min(available_cores(), num_envs),
+                                      life_loss_info=True, episodic_life=False, reward_clipping=False, **settings)
         obs, info = self.env.reset(seed=seed)
         self.obs = obs
         self.reset_info = info  # the emulators' state at the start: no-op frames already played
@@ -96,6 +105,8 @@ class AtariEnvs:
             self._game_score[i] = 0.0
             self._game_steps[i] = 0
         dones = (term | trunc) & valid
+        # ale-py flags truncated only where the cap ended the game and no life was lost (then terminated).
+        cut = trunc & ~term & valid
         self._game_score += np.where(valid, rewards, 0.0)
         self._game_steps += valid
         self._life_return += np.where(valid, self.clip(rewards), 0.0)
@@ -106,7 +117,7 @@ class AtariEnvs:
         # step is the reset step and the emulator ignores it (valid is False there).
         self._fire_next = term & valid & (self.fire_action is not None)
         self.obs = obs
-        return StepResult(obs, actions, rewards, dones, valid, forced & valid)
+        return StepResult(obs, actions, rewards, dones, cut, valid, forced & valid)
 
     def pop_finished(self) -> tuple[list[float], list[int], list[float], list[int]]:
         """Games and lives finished since the last call: (game scores, game lengths in agent steps,

@@ -17,7 +17,7 @@ import tensorflow as tf
 from ba3c.config import Config
 from ba3c.losses import a3c_loss, clip_gradients
 from ba3c.model import PolicyValueNet
-from ba3c.noise_scale import NoiseSample
+from ba3c.noise_scale import NoiseSample, split_halves
 from ba3c.optim import Optimizer
 from ba3c.returns import n_step_returns_tf
 from ba3c.rollout import OBS_SHAPE, Rollout
@@ -62,7 +62,7 @@ class Learner:
         # halves (steps of one emulator are correlated, so never split by time) for the small batch.
         self.halves = n_ranks == 1 and n_envs >= 2
         n1 = n_envs // 2
-        self.half_batches = (n_step * n1, n_step * (n_envs - n1))
+        self.split = split_halves(n_step * n1, n_step * (n_envs - n1))
         # Fixed shapes: each step is traced once. XLA (jit_compile) was measured slower on CPU here.
         # autograph=False: the bodies branch only on Python values (tf.cond is explicit), so the graph is
         # the same (same weights checksum), and tracing skips autograph's source rewrite, ~1-3 s of
@@ -87,7 +87,7 @@ class Learner:
         """Averaged buffer -> clip and optimizer step (skipped on every rank alike when non-finite)."""
         out = self._apply_tf(averaged, np.float32(lr)).numpy()
         applied, norm, tail = out[0] > 0, float(out[1]), dict(zip(BUFFER_TAIL, out[2:].tolist()))
-        b_small = self.rank_batch if not self.halves else 2.0 / sum(1.0 / b for b in self.half_batches)
+        b_small = self.split.b_small if self.halves else self.rank_batch
         noise = NoiseSample(g2_small=tail["local_grad_sq"], b_small=b_small, g2_big=norm * norm,
                             b_big=self.rank_batch * self.n_ranks)
         control = Control(*(tail[f"control_{f}"] > 0 for f in Control._fields))
@@ -102,9 +102,12 @@ class Learner:
         is a separate forward pass outside the tape (a batched backward of those rows costs more)."""
         T, N = r.actions.shape[0], r.actions.shape[1]
         _, bootstrap = self.model(r.last_obs)
-        returns = n_step_returns_tf(r.rewards, r.dones, bootstrap, self.cfg.gamma)
         with tf.GradientTape() as tape:
             logits, values = self.model(tf.reshape(r.obs, (T * N, *OBS_SHAPE)))
+            # V(s_{t+1}) of every step, for games cut at the frame cap (a constant, like the bootstrap).
+            v = tf.stop_gradient(tf.reshape(values, (T, N)))
+            next_values = tf.concat([v[1:], bootstrap[None]], axis=0)
+            returns = n_step_returns_tf(r.rewards, r.dones, bootstrap, self.cfg.gamma, r.truncated, next_values)
             loss, stats = a3c_loss(logits, values, tf.reshape(r.actions, (-1,)), tf.reshape(returns, (-1,)),
                                    tf.reshape(r.policy_mask, (-1,)), tf.reshape(r.value_mask, (-1,)), entropy_beta,
                                    self.cfg.value_coef)
@@ -116,10 +119,11 @@ class Learner:
             n1 = r.actions.shape[1] // 2
             ga, sa = self._loss_gradients(r.envs(slice(0, n1)), entropy_beta)
             gb, sb = self._loss_gradients(r.envs(slice(n1, None)), entropy_beta)
-            # The mean of the halves: exactly what two ranks holding these halves would average.
-            grads = [(a + b) * 0.5 for a, b in zip(ga, gb)]
-            stats = (sa + sb) * 0.5
-            local_sq = (_sq_norm(ga) + _sq_norm(gb)) * 0.5
+            # Weighted by size: the batch mean (equal halves: what two ranks holding them would average).
+            w1, w2 = self.split.w1, self.split.w2
+            grads = [a * w1 + b * w2 for a, b in zip(ga, gb)]
+            stats = sa * w1 + sb * w2
+            local_sq = _sq_norm(ga) * w1 + _sq_norm(gb) * w2
         else:
             grads, stats = self._loss_gradients(r, entropy_beta)
             local_sq = _sq_norm(grads)

@@ -3,6 +3,8 @@ directly; Keras 3 variables trip Horovod, see platform notes). Weights are initi
 a seed so the same seed gives the same network on any thread count."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 
@@ -53,12 +55,32 @@ def _init(kind: str, shape: tuple[int, ...], gain: float, rng: np.random.Generat
     raise ValueError(kind)
 
 
-# (name, kernel h, kernel w, out channels, stride, pool after) per conv layer
+class Arch(NamedTuple):
+    layers: list[tuple[str, int, int, int, int, bool]]  # (name, kernel h, kernel w, out channels, stride, pool after)
+    conv_bias: bool
+
+
+# Both VALID padding; pooling is 2x2 VALID max-pooling. "ba3c" is Distributed-BA3C's network
+# (src/OpenAIGym/train.py): convolutions without biases, 84 -> 80 -> 40 -> 36 -> 18 -> 14 -> 7 -> 5,
+# so its fc layer reads 5 x 5 x 64 = 1,600 features.
 ARCHS = {
-    "nature": [("conv1", 8, 8, 32, 4, False), ("conv2", 4, 4, 64, 2, False), ("conv3", 3, 3, 64, 1, False)],
-    "ba3c": [("conv1", 5, 5, 32, 1, True), ("conv2", 5, 5, 32, 1, True), ("conv3", 5, 5, 64, 1, True),
-             ("conv4", 3, 3, 64, 1, False)],
+    "nature": Arch([("conv1", 8, 8, 32, 4, False), ("conv2", 4, 4, 64, 2, False), ("conv3", 3, 3, 64, 1, False)],
+                   conv_bias=True),
+    "ba3c": Arch([("conv1", 5, 5, 32, 1, True), ("conv2", 5, 5, 32, 1, True), ("conv3", 5, 5, 64, 1, True),
+                  ("conv4", 3, 3, 64, 1, False)], conv_bias=False),
 }
+
+
+def feature_shapes(arch: str) -> list[tuple[int, int, int]]:
+    """(height, width, channels) after each conv layer (and its pooling) of an arch, from 84x84x4."""
+    channels, h, w = OBS_SHAPE[0], OBS_SHAPE[1], OBS_SHAPE[2]
+    out = []
+    for _name, kh, kw, channels, stride, pool in ARCHS[arch].layers:
+        h, w = (h - kh) // stride + 1, (w - kw) // stride + 1
+        if pool:
+            h, w = h // 2, w // 2
+        out.append((h, w, channels))
+    return out
 
 
 class PolicyValueNet(tf.Module):
@@ -69,22 +91,17 @@ class PolicyValueNet(tf.Module):
         super().__init__(name="policy_value_net")
         self.n_actions = n_actions
         rng = np.random.default_rng(seed)
-        self.layers = ARCHS[arch]
-        padding = "VALID" if arch == "nature" else "SAME"
-        self.padding = padding
+        self.arch = ARCHS[arch]
         relu_gain = float(np.sqrt(2.0))
         self.vars: list[tf.Variable] = []
-        channels, h, w = OBS_SHAPE[0], OBS_SHAPE[1], OBS_SHAPE[2]
-        for name, kh, kw, out, stride, pool in self.layers:
-            self._add(f"{name}/w", _init(conv_init, (kh, kw, channels, out), relu_gain, rng, "conv"))
-            self._add(f"{name}/b", np.zeros(out, np.float32))
-            if padding == "VALID":
-                h, w = (h - kh) // stride + 1, (w - kw) // stride + 1
-            else:
-                h, w = -(-h // stride), -(-w // stride)
-            if pool:
-                h, w = -(-h // 2), -(-w // 2)
+        self.conv: list[tuple[tf.Variable, tf.Variable | None, int, bool]] = []  # (kernel, bias, stride, pool)
+        channels = OBS_SHAPE[0]
+        for name, kh, kw, out, stride, pool in self.arch.layers:
+            kernel = self._add(f"{name}/w", _init(conv_init, (kh, kw, channels, out), relu_gain, rng, "conv"))
+            bias = self._add(f"{name}/b", np.zeros(out, np.float32)) if self.arch.conv_bias else None
+            self.conv.append((kernel, bias, stride, pool))
             channels = out
+        h, w, channels = feature_shapes(arch)[-1]
         flat = h * w * channels
         self._add("fc/w", _init(fc_init, (flat, fc_neurons), relu_gain, rng, "fc"))
         self._add("fc/b", np.zeros(fc_neurons, np.float32))
@@ -100,8 +117,9 @@ class PolicyValueNet(tf.Module):
         """The untrained network a run with these flags starts from (arch, width, initialisers, seed)."""
         return cls(cfg.arch, n_actions, cfg.fc_neurons, cfg.conv_init, cfg.fc_init, seed=cfg.seed)
 
-    def _add(self, name: str, value: np.ndarray) -> None:
+    def _add(self, name: str, value: np.ndarray) -> tf.Variable:
         self.vars.append(tf.Variable(value, name=name.replace("/", "_")))
+        return self.vars[-1]
 
     @property
     def state(self) -> list[tf.Variable]:
@@ -116,14 +134,14 @@ class PolicyValueNet(tf.Module):
         """The torso's output (B, fc_neurons): the ReLU features both heads read."""
         # uint8 NCHW from the emulator -> float NHWC, which TF's CPU convolutions want.
         x = tf.transpose(tf.cast(obs, tf.float32) * (1.0 / 255.0), (0, 2, 3, 1)) - self.obs_mean
-        i = 0
-        for _name, _kh, _kw, _out, stride, pool in self.layers:
-            x = tf.nn.relu(tf.nn.conv2d(x, self.vars[i], stride, self.padding) + self.vars[i + 1])
+        for kernel, bias, stride, pool in self.conv:
+            x = tf.nn.conv2d(x, kernel, stride, "VALID")
+            x = tf.nn.relu(x + bias if bias is not None else x)
             if pool:
-                x = tf.nn.max_pool2d(x, 2, 2, "SAME")
-            i += 2
+                x = tf.nn.max_pool2d(x, 2, 2, "VALID")
         x = tf.reshape(x, (tf.shape(x)[0], -1))
-        return tf.nn.relu(x @ self.vars[i] + self.vars[i + 1])
+        fw, fb = self.vars[-6:-4]
+        return tf.nn.relu(x @ fw + fb)
 
     def __call__(self, obs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = self.features(obs)

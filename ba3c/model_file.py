@@ -78,6 +78,8 @@ def export_npz(src: str | Path, out: str | Path, dtype: str = "float32") -> Path
     frames = meta.get("frames", meta.get("counters", {}).get("frames"))
     if frames is not None:
         kept["frames"] = int(frames)
+    if "protocol" in meta:  # the emulator protocol it was trained under: evaluation reuses it
+        kept["protocol"] = meta["protocol"]
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: v.astype(dtype) for k, v in weights.items()},
                         __meta__=np.array(json.dumps(kept)))

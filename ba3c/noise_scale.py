@@ -33,9 +33,30 @@ OUTLIER_AFTER = 5  # the first few samples set the scale (in that run they diffe
 
 class NoiseSample(NamedTuple):
     g2_small: float  # mean squared L2 norm of the small-batch gradients
-    b_small: float  # their batch size (harmonic mean when the halves differ by one emulator)
+    b_small: float  # their batch size (see split_halves for one process's two halves)
     g2_big: float  # squared L2 norm of the big-batch (averaged) gradient
     b_big: float  # its batch size: the global batch
+
+
+class HalfSplit(NamedTuple):
+    """How one process turns the gradients of two halves of its batch into a training gradient and
+    a noise sample: g = w1 g1 + w2 g2 and |g_small|^2 = w1 |g1|^2 + w2 |g2|^2."""
+    w1: float
+    w2: float
+    b_small: float  # E[w1 |g1|^2 + w2 |g2|^2] = |G|^2 + tr(Sigma) / b_small
+    b_big: float  # E|w1 g1 + w2 g2|^2 = |G|^2 + tr(Sigma) / b_big
+
+
+def split_halves(b1: int, b2: int) -> HalfSplit:
+    """Weights and batch sizes for halves of b1 and b2 samples (an odd emulator count gives b1 != b2).
+
+    Weighting by size, w_i = b_i / (b1 + b2), makes w1 g1 + w2 g2 the mean over the whole batch (what
+    the training step must apply) with variance tr(Sigma) / (b1 + b2), so b_big = b1 + b2; and
+    E[sum w_i |g_i|^2] = |G|^2 + tr(Sigma) sum (w_i / b_i) = |G|^2 + tr(Sigma) * 2 / (b1 + b2), so
+    b_small = (b1 + b2) / 2. (Equal weights with b_big = b1 + b2 overstate b_big when b1 != b2.)
+    """
+    b = b1 + b2
+    return HalfSplit(b1 / b, b2 / b, b / 2.0, float(b))
 
 
 def unbiased_estimates(s: NoiseSample) -> tuple[float, float]:

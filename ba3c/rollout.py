@@ -17,7 +17,8 @@ class Rollout(NamedTuple):
     last_obs: np.ndarray  # (N, 4, 84, 84) uint8: the observation after the last step (bootstrap)
     actions: np.ndarray  # (T, N) int32: actions the emulators really took (forced FIRE included)
     rewards: np.ndarray  # (T, N) float32: clipped rewards
-    dones: np.ndarray  # (T, N) float32: 1 where the step ended a life or a game
+    dones: np.ndarray  # (T, N) float32: 1 where the step ended a life or a game (frame cap included)
+    truncated: np.ndarray  # (T, N) float32: 1 where the game was cut at the frame cap (bootstrapped)
     policy_mask: np.ndarray  # (T, N) float32: 1 where the agent chose the action and it counted
     value_mask: np.ndarray  # (T, N) float32: 1 where the step was a real step (not an emulator reset)
 
@@ -27,6 +28,7 @@ class Rollout(NamedTuple):
         T, N = n_step, n_envs
         return {"obs": ((T, N, *OBS_SHAPE), np.uint8), "last_obs": ((N, *OBS_SHAPE), np.uint8),
                 "actions": ((T, N), np.int32), "rewards": ((T, N), np.float32), "dones": ((T, N), np.float32),
+                "truncated": ((T, N), np.float32),
                 "policy_mask": ((T, N), np.float32), "value_mask": ((T, N), np.float32)}
 
     @classmethod
@@ -51,7 +53,7 @@ class Rollout(NamedTuple):
 
     def envs(self, sl: slice) -> "Rollout":
         """The rollout of a subset of the emulators (all steps): what one rank of K would hold."""
-        return Rollout(self.obs[:, sl], self.last_obs[sl], *(a[:, sl] for a in self[2:]))
+        return Rollout(**{k: v[sl] if k == "last_obs" else v[:, sl] for k, v in self._asdict().items()})
 
 
 class Timing(NamedTuple):
@@ -74,6 +76,7 @@ def collect(envs, act: Callable[[np.ndarray], np.ndarray], rng: np.random.Genera
         into.actions[t] = res.actions
         into.rewards[t] = envs.clip(res.rewards)
         into.dones[t] = res.dones
+        into.truncated[t] = res.truncated
         into.value_mask[t] = res.valid
         into.policy_mask[t] = res.valid & ~res.forced
         obs = res.obs

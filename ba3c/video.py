@@ -1,8 +1,7 @@
 """Watch or record one full game in colour at the emulator's native 160x210 resolution.
 
-Uses ale-py's single-game env with gymnasium's AtariPreprocessing, which produces the same
-84x84x4 grayscale observations as the training emulators (checked in tests), while keeping the
-RGB screen for the video."""
+The agent plays one emulator stepped exactly as the training emulators are (ba3c/screen_env.py,
+checked screen by screen in tests), which also shows its RGB screen for the video."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,39 +20,25 @@ def game_frames(policy: Callable[[np.ndarray], np.ndarray], game: str, seed: int
                 sticky_actions: float = 0.0, max_episode_frames: int = 108_000,
                 fire_on_life_loss: bool = True) -> Iterator[tuple[np.ndarray, float]]:
     """Yield (RGB frame (210, 160, 3) uint8, game score so far) once at the start and after every
-    agent step of one full game (all lives)."""
-    from ale_py.env import AtariEnv
-    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
-
-    from ba3c.games import action_meanings
+    agent step of one full game (all lives). The agent sees what training sees: the same emulator
+    steps, observations, no-op starts and FIRE presses (ba3c/screen_env.py)."""
+    from ba3c.envs import AtariEnvs
     from ba3c.quiet import quiet_stderr
 
     with quiet_stderr():
-        raw = AtariEnv(game=game, obs_type="rgb", frameskip=1, repeat_action_probability=sticky_actions,
-                       render_mode="rgb_array", max_num_frames_per_episode=max_episode_frames)
-    env = FrameStackObservation(AtariPreprocessing(raw, noop_max=noop_max, frame_skip=4, screen_size=84,
-                                                   grayscale_obs=True, terminal_on_life_loss=False), 4,
-                                padding_type="reset")
-    meanings = action_meanings(game)
-    fire = meanings.index("FIRE") if "FIRE" in meanings else None
+        envs = AtariEnvs(game, 1, seed=seed, noop_max=noop_max, sticky_actions=sticky_actions,
+                         max_episode_frames=max_episode_frames, fire_on_life_loss=fire_on_life_loss,
+                         reward_clip=0.0, screen=True)
     rng = np.random.default_rng(seed)
-    obs, info = env.reset(seed=seed)
-    score, lives = 0.0, info.get("lives", 0)
-    force_fire = fire is not None  # the training emulators press FIRE at reset as well
-    yield env.render(), score
+    score = 0.0
+    yield envs.env.rgb(), score
     while True:
-        action = int(sample_actions(policy(obs[None]), rng)[0])
-        if force_fire:
-            action, force_fire = fire, False
-        obs, reward, terminated, truncated, info = env.step(action)
-        score += float(reward)
-        yield env.render(), score
-        if terminated or truncated:
+        res = envs.step(sample_actions(policy(envs.obs), rng))
+        if not res.valid[0]:  # the emulator's reset step: the game ended at the previous step
             break
-        if info.get("lives", 0) < lives and fire is not None and fire_on_life_loss:
-            force_fire = True
-        lives = info.get("lives", 0)
-    env.close()
+        score += float(res.rewards[0])
+        yield envs.env.rgb(), score
+    envs.close()
 
 
 def overlay_score(frame: np.ndarray, score: float, step: int | None = None) -> np.ndarray:

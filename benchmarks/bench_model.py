@@ -36,7 +36,7 @@ def measure(arch: str, envs: int, n_step: int, seconds: float) -> dict:
     rollout.last_obs[...] = rng.integers(0, 255, rollout.last_obs.shape, dtype=np.uint8)
     rollout.actions[...] = rng.integers(0, 4, rollout.actions.shape)
     rollout.rewards[...] = rng.normal(size=rollout.rewards.shape)
-    rollout.dones[...] = 0
+    rollout.dones[...] = rollout.truncated[...] = 0
     rollout.policy_mask[...] = rollout.value_mask[...] = 1
     obs_act = rollout.last_obs
 

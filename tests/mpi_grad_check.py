@@ -29,7 +29,8 @@ rng = np.random.default_rng(123)  # the same data on both ranks; each takes its 
 whole = Rollout(obs=rng.integers(0, 256, (T, N, 4, 84, 84), dtype=np.uint8),
                 last_obs=rng.integers(0, 256, (N, 4, 84, 84), dtype=np.uint8),
                 actions=rng.integers(0, 4, (T, N)).astype(np.int32), rewards=rng.normal(size=(T, N)).astype(np.float32),
-                dones=(rng.random((T, N)) < 0.3).astype(np.float32), policy_mask=np.ones((T, N), np.float32),
+                dones=(rng.random((T, N)) < 0.3).astype(np.float32),
+                truncated=np.zeros((T, N), np.float32), policy_mask=np.ones((T, N), np.float32),
                 value_mask=np.ones((T, N), np.float32))
 mine = whole.envs(slice(comm.rank * half, (comm.rank + 1) * half))
 mine_flat = mine_l.gradients(mine, 0.01)

@@ -104,3 +104,19 @@ def test_a_rom_whose_lives_never_reach_zero_still_ends_its_games():
     scores, lengths = play_games(lambda obs: np.zeros((len(obs), 18), np.float32), "adventure", 2, seed=0,
                                  max_episode_frames=2000)
     assert len(scores) == 2 and max(lengths) <= 2000 // 4 + 2
+
+
+def test_a_game_cut_at_the_frame_cap_is_truncated_not_terminated():
+    """Pong under NOOPs outlasts 400 frames: the step that reaches the cap is done and truncated (its
+    return is bootstrapped), the next one is the emulator's reset; rollouts carry the flag."""
+    from ba3c.rollout import Rollout, collect
+
+    envs = AtariEnvs("pong", 1, seed=0, threads=1, noop_max=0, max_episode_frames=400)
+    rollout = Rollout.empty(100, 1)
+    collect(envs, lambda obs: np.zeros((len(obs), envs.n_actions), np.float32), np.random.default_rng(0), rollout)
+    # 400 frames = 100 agent steps of 4 frames: only the last step is cut, and it is done as well
+    assert np.flatnonzero(rollout.truncated[:, 0]).tolist() == [99]
+    assert np.flatnonzero(rollout.dones[:, 0]).tolist() == [99]
+    res = envs.step(np.zeros(1, np.int64))
+    assert not res.valid[0] and not res.truncated[0]  # the reset step after the cut
+    envs.close()

@@ -84,26 +84,37 @@ def test_float16_export_halves_the_file_and_keeps_the_policy(tmp_path):
     assert all(v.dtype.name == "float32" for v in loaded.vars)
 
 
-def test_gymnasium_preprocessing_matches_training_emulator():
-    """video.py plays through gymnasium's AtariPreprocessing; its observations must be the ones the
-    network was trained on."""
-    import ale_py
-    import gymnasium as gym
-    from ale_py.vector_env import AtariVectorEnv
-    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
-
-    single = FrameStackObservation(AtariPreprocessing(
-        ale_py.env.AtariEnv(game="breakout", frameskip=1, repeat_action_probability=0.0), noop_max=0,
-        frame_skip=4, screen_size=84, grayscale_obs=True, terminal_on_life_loss=False), 4)
-    vec = AtariVectorEnv("breakout", 1, num_threads=1, noop_max=0, use_fire_reset=False, reward_clipping=False)
-    single.reset(seed=0)
-    vec.reset(seed=0)
+@pytest.mark.parametrize("game,cap", [("breakout", 108_000), ("ms_pacman", 108_000), ("pong", 300)])
+def test_recorder_sees_exactly_what_training_sees_from_the_first_step(game, cap):
+    """The recorder's emulator (ba3c/screen_env.py) against the training emulators (AtariEnvs over
+    ale-py's C++ vector env) from the reset screen on: observations, rewards, life losses, forced FIRE,
+    the frame cap and the reset after a game. Breakout presses FIRE at start, MsPacman has no FIRE;
+    Pong with a 300-frame cap is cut. No-op starts are off: their counts come from different generators."""
+    kw = dict(noop_max=0, max_episode_frames=cap, reward_clip=0.0)
+    train = AtariEnvs(game, 1, seed=3, threads=1, **kw)
+    video = AtariEnvs(game, 1, seed=3, screen=True, **kw)
+    assert np.array_equal(video.obs, train.obs)
+    assert np.count_nonzero(train.obs[0, :3]) == 0  # the reset stack: zeros, then the reset screen
     rng = np.random.default_rng(0)
-    for _ in range(40):
-        a = int(rng.integers(0, 4))
-        o1, o2 = single.step(a)[0], vec.step(np.array([a]))[0][0]
-    assert np.array_equal(o1, o2)
-    del gym
+    resets = 0
+    for step in range(400):
+        a = rng.integers(0, train.n_actions, 1)
+        r1, r2 = train.step(a), video.step(a)
+        for field in ("obs", "actions", "rewards", "dones", "truncated", "valid", "forced"):
+            assert np.array_equal(getattr(r1, field), getattr(r2, field)), (game, step, field)
+        resets += int(not r1.valid[0])
+    assert video.env.rgb().shape == (210, 160, 3)
+    if game == "pong":
+        assert resets >= 4  # cut at 300 frames = 75 steps, then reset, again and again
+
+
+def test_strict_protocol_presses_no_fire_for_the_agent():
+    """--no-fire_on_life_loss: no FIRE at the start of a game either (ale-py's use_fire_reset)."""
+    strict = AtariEnvs("breakout", 1, seed=0, noop_max=0, fire_on_life_loss=False)
+    usual = AtariEnvs("breakout", 1, seed=0, noop_max=0)
+    assert strict.reset_info["episode_frame_number"][0] == 0  # no frame played at reset
+    assert usual.reset_info["episode_frame_number"][0] == 1  # the FIRE frame
+    assert strict.fire_action is None
 
 
 @pytest.mark.parametrize("fmt", ["gif", "mp4"])

@@ -3,7 +3,8 @@ per-sample covariance Sigma (plain NumPy)."""
 import numpy as np
 import pytest
 
-from ba3c.noise_scale import MIN_UPDATES, OUTLIER_RATIO, NoiseSample, NoiseScale, format_noise_scale, unbiased_estimates
+from ba3c.noise_scale import (MIN_UPDATES, OUTLIER_RATIO, NoiseSample, NoiseScale, format_noise_scale, split_halves,
+                              unbiased_estimates)
 
 D = 50
 
@@ -40,6 +41,28 @@ def test_smoothed_noise_scale_converges_to_trace_over_g2():
         if i < MIN_UPDATES - 1:
             assert ns.value is None  # too few samples to say anything
     assert ns.value == pytest.approx(trace_true / g2_true, rel=0.15)
+
+
+@pytest.mark.parametrize("envs", [5, 7, 2, 8])
+def test_one_process_halves_estimate_the_true_noise_scale_with_odd_emulator_counts(envs):
+    """One process splits its emulators in two halves (5 emulators x 5 steps: 10 and 15 samples).
+    With a true noise scale of 400 the estimate must read ~400 whatever the split; equal weights
+    with b_big = b1 + b2 read ~168 at 5 emulators."""
+    rng = np.random.default_rng(envs)
+    G = np.full(D, 1.0 / np.sqrt(D))  # |G|^2 = 1
+    sigma = np.full(D, np.sqrt(400.0 / D))  # tr(Sigma) = 400
+    b1, b2 = 5 * (envs // 2), 5 * (envs - envs // 2)
+    split = split_halves(b1, b2)
+    est = []
+    for _ in range(20000):
+        samples = G + rng.standard_normal((b1 + b2, D)) * sigma
+        g1, g2 = samples[:b1].mean(axis=0), samples[b1:].mean(axis=0)
+        g = split.w1 * g1 + split.w2 * g2
+        assert np.allclose(g, samples.mean(axis=0))  # the training gradient is the batch mean
+        small = split.w1 * g1 @ g1 + split.w2 * g2 @ g2
+        est.append(unbiased_estimates(NoiseSample(small, split.b_small, float(g @ g), split.b_big)))
+    g2_hat, trace_hat = np.mean(est, axis=0)
+    assert trace_hat / g2_hat == pytest.approx(400, rel=0.15)
 
 
 def test_non_finite_or_single_batch_samples_are_ignored_and_state_round_trips():

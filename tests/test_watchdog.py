@@ -69,3 +69,13 @@ def test_background_writer_failure_is_reported_and_sticks(tmp_path):
     ck.close()
     assert ck.error and "cannot write a checkpoint" in ck.error and "the last good one is none" in ck.error
     assert not ck.poll() and not ck.save({"w": np.zeros(3)}, {"frames": 2, "updates": 2}, {}, wait=True)
+
+
+def test_background_writer_reports_any_exception_as_a_failed_save(tmp_path):
+    """Not only OSError: a writer thread that dies of anything else must not read as success."""
+    said = []
+    ck = Checkpointer(tmp_path, keep=2, run_meta={}, say=said.append, warn=said.append)
+    # An object JSON cannot encode: the write fails with TypeError inside the thread.
+    assert not ck.save({"w": np.zeros(3)}, {"frames": 1, "updates": 1}, {"bad": object()}, wait=True)
+    assert ck.error and "TypeError" in ck.error and "the last good one is none" in ck.error
+    assert not checkpoint.list_checkpoints(tmp_path)
