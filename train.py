@@ -11,6 +11,7 @@ run writes.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
@@ -203,6 +204,13 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     check_run_dir(comm, run_dir)
     plan = plan_batch(comm.size, cfg.batch_size, cfg.envs_per_rank, cfg.n_step, cfg.global_batch, cfg.lr_scaling)
     cfg = cfg.sized(plan)
+    if not comm.thread_multiple:
+        from mpi.comm import THREAD_LEVEL_FIX, thread_level_name
+
+        say(comm, f"warning: MPI granted {thread_level_name()}, not MPI_THREAD_MULTIPLE: running without threads "
+                  f"that call MPI ({'--overlap off, ' if cfg.overlap else ''}gradients by mpi4py, a watchdog that "
+                  f"cannot name a hung rank). For all of them, {THREAD_LEVEL_FIX}")
+        cfg = dataclasses.replace(cfg, overlap=False)
     threads = cfg.threads or available_cores()
     with quiet_stderr():
         n_actions = len(action_meanings(cfg.env))
@@ -345,6 +353,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         averaged = done.pending.wait()
         t4 = time.perf_counter()
         result = learner.apply(averaged, lr_at(counters["frames"]))
+        faults.after_allreduce(counters["updates"])
         t_end_prev = time.perf_counter()
         meter.add(result, done.timing, done.t_gradients + (t_end_prev - t4), done.t_start + (t4 - t3), t_other)
         counters["updates"] += 1

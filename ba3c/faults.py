@@ -30,6 +30,8 @@ class Faults:
         hang = env.get("BA3C_FAULT_HANG", "")
         if hang.startswith(f"{rank}:"):
             self.hang_at = int(hang.split(":")[1])
+        hang = env.get("BA3C_FAULT_HANG_AFTER", "")
+        self.hang_after = int(hang.split(":")[1]) if hang.startswith(f"{rank}:") else -1
 
     def before_allreduce(self, update: int, flat, n_params: int):
         """The rank's buffer as it should go into the allreduce at this update."""
@@ -41,3 +43,8 @@ class Faults:
             flat = np.array(flat, np.float32)
             flat[:n_params] = np.nan
         return flat
+
+    def after_allreduce(self, update: int) -> None:
+        """Between an update's allreduce and the collectives of its log line."""
+        while update == self.hang_after:
+            time.sleep(60)

@@ -50,7 +50,6 @@ class ScreenEmulator:
     # ---- the vector env's API, for one env ------------------------------------------------------
     def reset(self, seed: int | None = None):
         if seed is not None:
-            import ale_py
 
             self.ale.setInt("random_seed", int(seed))
             self.ale.loadROM(self.rom)

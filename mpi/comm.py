@@ -68,6 +68,9 @@ class Comm:
         self.role = "trainer"
         self.side_ranks: dict[str, int] = {}  # role -> world rank
         self.watchdog = None  # a deadline on each collective (mpi/watchdog.py), on trainers of a multi-rank job
+        # MPI_THREAD_MULTIPLE granted: threads other than the main one (--overlap's worker, the watchdog,
+        # Horovod's background thread) may call MPI while it does. A world of one calls no MPI.
+        self.thread_multiple = True
 
     def guard(self, name: str):
         """Context of one collective: the watchdog aborts the job if it does not complete in time."""
@@ -162,6 +165,7 @@ class Mpi4pyComm(Comm):
         is_trainer = self.world_rank < n_train
         self.comm = self.world.Split(0 if is_trainer else 1, self.world_rank) if n_side else self.world
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.thread_multiple = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
         self._pending: list[Any] = []  # outstanding non-blocking sends (request, buffer kept alive)
         self._worker = self._worker_comm = None  # --overlap: one thread, its own communicator
         self._weights_req: dict[int, Any] = {}
@@ -220,7 +224,7 @@ class Mpi4pyComm(Comm):
         from mpi.watchdog import Watchdog
 
         if self.role == "trainer" and self.size > 1:
-            self.watchdog = Watchdog(self.comm, self.abort, timeout)
+            self.watchdog = Watchdog(self.comm, self.abort, timeout, ask_others=self.thread_multiple)
 
     def send_weights(self, dest: int, weights: list[np.ndarray], step: int) -> bool:
         """Non-blocking send of the weights; skipped (False) while the previous one is undelivered,
@@ -324,6 +328,26 @@ def _half_sum_op(MPI):
     return _HALF_SUM
 
 
+THREAD_LEVEL_FIX = ("ask your MPI for it (Cray MPICH: export MPICH_MAX_THREAD_SAFETY=multiple; Intel MPI: "
+                    "I_MPI_THREAD_SPLIT / the release_mt library; OpenMPI: a build with thread support)")
+
+
+def thread_level_multiple() -> bool:
+    """Whether MPI granted MPI_THREAD_MULTIPLE (starts MPI; mpi4py asks for MULTIPLE unless
+    MPI4PY_RC_THREAD_LEVEL says otherwise)."""
+    from mpi4py import MPI
+
+    return MPI.Query_thread() >= MPI.THREAD_MULTIPLE
+
+
+def thread_level_name() -> str:
+    from mpi4py import MPI
+
+    names = {MPI.THREAD_SINGLE: "SINGLE", MPI.THREAD_FUNNELED: "FUNNELED", MPI.THREAD_SERIALIZED: "SERIALIZED",
+             MPI.THREAD_MULTIPLE: "MULTIPLE"}
+    return "MPI_THREAD_" + names.get(MPI.Query_thread(), str(MPI.Query_thread()))
+
+
 def _horovod_importable() -> bool:
     try:
         import horovod.tensorflow  # noqa: F401
@@ -355,16 +379,20 @@ def init_comm(choice: str = "auto", side_roles: tuple[str, ...] = ()) -> Comm:
         if want > 1:
             raise LaunchError(f"--comm none but the launcher started {want} tasks; use --comm auto")
         return Comm()
+    if choice == "auto" and want == 1 and not any(v in os.environ for v in _LAUNCHER_RANK_VARS[:3]):
+        # No launcher: skip MPI start-up entirely (a singleton MPI init costs ~1 s and needs orted).
+        return Comm()
+    os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")  # read at MPI_Init: set before anything starts MPI
     if choice == "auto":
-        if want == 1 and not any(v in os.environ for v in _LAUNCHER_RANK_VARS[:3]):
-            # No launcher: skip MPI start-up entirely (a singleton MPI init costs ~1 s and needs orted).
-            return Comm()
-        choice = "horovod" if _horovod_importable() else "mpi4py"
+        # Horovod's background thread calls MPI while the main thread does: it needs THREAD_MULTIPLE.
+        choice = "horovod" if _horovod_importable() and thread_level_multiple() else "mpi4py"
     if choice == "horovod" and not _horovod_importable():
         raise LaunchError("--comm horovod but horovod.tensorflow does not import; run `make install` or "
                         "use --comm mpi4py")
+    if choice == "horovod" and not thread_level_multiple():
+        raise LaunchError(f"--comm horovod needs MPI_THREAD_MULTIPLE but this MPI granted {thread_level_name()}; "
+                          f"{THREAD_LEVEL_FIX}, or use --comm mpi4py")
     n_side = len(side_roles) if want > 1 else 0  # in a world of one, side work runs in-process
-    os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
     try:
         comm: Comm = HorovodComm(n_side) if choice == "horovod" else Mpi4pyComm(n_side)
     except ImportError as e:

@@ -11,7 +11,8 @@ longer than the deadline, its thread asks every rank, on a communicator of its o
 thread is; ranks whose thread answers say what they are doing, and ranks that do not answer within
 a grace period are stopped or dead. Rank 0 prints one line naming the ranks that did not arrive and
 aborts the job. If rank 0 itself is the hung rank, the other ranks give it the grace period twice
-over and then abort, naming rank 0. Needs MPI_THREAD_MULTIPLE (mpi4py asks for it by default).
+over and then abort, naming rank 0. The questions need MPI_THREAD_MULTIPLE (mpi4py asks for it, but
+an MPI may grant less); below it the thread makes no MPI call and each waiting rank ends itself.
 """
 from __future__ import annotations
 
@@ -50,14 +51,33 @@ def describe_missing(missing: list[int], where: list[tuple[str, int]], answers: 
     return ", ".join(parts) + more
 
 
+def judge_answer(seq: int, inside: str, r_seq: int, r_inside: str | None, r_for: float) -> str | None:
+    """What a rank's answer says about rank 0's wait in collective `inside` #seq: None if that rank
+    has arrived (it waits in the same one, or has already passed it: a gather or broadcast lets other
+    ranks than the root leave before the root is done, and they go on into the next collective),
+    else why it has not."""
+    if r_seq > seq or (r_seq == seq and r_inside in (None, inside)):
+        return None
+    if r_seq == seq:
+        return f"waiting in {r_inside} #{r_seq}: ranks called collectives in different orders, a bug"
+    if r_inside is None:
+        return f"busy outside any collective for {r_for:.0f} s after #{r_seq}"
+    return f"still in {r_inside} #{r_seq}, which rank 0 has left"
+
+
 class Watchdog:
     """One per trainer rank. `comm` is the trainers' mpi4py communicator (duplicated here, so the
     watchdog's messages never meet the training's); `abort(code)` ends every rank of the job."""
 
     def __init__(self, comm: Any, abort: Callable[[int], None], timeout: float = START_TIMEOUT,
-                 grace: float = GRACE_SECONDS, exit_code: int = 3) -> None:
+                 grace: float = GRACE_SECONDS, exit_code: int = 3, ask_others: bool = True) -> None:
+        """ask_others=False (MPI granted less than MPI_THREAD_MULTIPLE): the thread makes no MPI call
+        at all; at the deadline each waiting rank says where it waited and ends its own process, which
+        the launcher turns into the end of the job."""
         import os
         import socket
+
+        self.ask_others = ask_others
 
         self.channel = comm.Dup()
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
@@ -96,9 +116,12 @@ class Watchdog:
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             try:
-                self._answer_queries()
+                if self.ask_others:
+                    self._answer_queries()
                 seq, inside, waited = self.status()
                 if inside is not None and waited > self.timeout:
+                    if not self.ask_others:
+                        self._exit_alone(seq, inside, waited)
                     self._expired(seq, inside, waited)
             except Exception as e:  # the thread must never die silently and leave the job unguarded
                 print(f"[rank {self.rank}] collective watchdog failed: {e!r}", file=sys.stderr, flush=True)
@@ -134,12 +157,10 @@ class Watchdog:
                 missing.append(r)
                 continue
             r_seq, r_inside, r_for = answers[r]
-            if r_inside is None:
+            verdict = judge_answer(seq, inside, r_seq, r_inside, r_for)
+            if verdict is not None:
                 missing.append(r)
-                text[r] = f"busy outside any collective for {r_for:.0f} s after #{r_seq}"
-            elif r_seq != seq or r_inside != inside:
-                missing.append(r)
-                text[r] = f"waiting in {r_inside} #{r_seq}: ranks called collectives in different orders, a bug"
+                text[r] = verdict
         if missing:
             self._fail(f"{describe_missing(missing, self.where, text)} did not arrive at {inside} #{seq}; "
                        f"the other {self.size - len(missing)} rank(s) waited {waited:.0f} s "
@@ -147,6 +168,16 @@ class Watchdog:
         else:
             self._fail(f"all {self.size} ranks waited {waited:.0f} s in {inside} #{seq}: the collective itself is "
                        "stuck (MPI or the network)")
+
+    def _exit_alone(self, seq: int, inside: str, waited: float) -> None:
+        import os
+
+        print(f"[rank {self.rank}] error: waited {waited:.0f} s in {inside} #{seq} (--collective_timeout "
+              f"{self.timeout:.0f}): another rank did not arrive (this MPI's thread level does not let the "
+              "watchdog ask which; a rank whose line is missing here is the hung one). Ending this rank so the "
+              "launcher ends the job; run the same command to resume from the last checkpoint",
+              file=sys.stderr, flush=True)
+        os._exit(self.exit_code)  # no MPI call from this thread, MPI_Abort included
 
     def _fail(self, what: str) -> None:
         print(f"[rank {self.rank}] error: {what}. Aborting the whole job; run the same command to resume from "

@@ -283,3 +283,24 @@ def test_four_ranks_without_batch_flags_print_and_use_the_planned_global_batch(t
     assert (cfg["global_batch"], cfg["envs_per_rank"], cfg["lr_scaling"]) == (320, 16, "none")
     rows = [json.loads(x) for x in (tmp_path / "g" / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["frames"] == rows[-1]["updates"] * 320 * 4
+
+
+@pytest.mark.slow
+def test_below_thread_multiple_the_job_runs_without_threads_that_call_mpi(tmp_path):
+    """An MPI that grants MPI_THREAD_SERIALIZED (forced here through mpi4py's request): one line says
+    what to set; --overlap is off, gradients go by mpi4py, and the run ends with identical weights.
+    A hung rank still ends the job: the watchdog then calls no MPI and each waiting rank ends itself."""
+    env = {"MPI4PY_RC_THREAD_LEVEL": "serialized"}
+    p = run_train(SMALL + ["--overlap", "--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
+                  launcher=[*MPIRUN, "2"], env=env)
+    assert "MPI granted MPI_THREAD_SERIALIZED, not MPI_THREAD_MULTIPLE" in p.stdout
+    assert "--overlap off" in p.stdout and "MPICH_MAX_THREAD_SAFETY=multiple" in p.stdout
+    assert "via mpi4py" in p.stdout and "weights identical on all 2 rank(s)" in p.stdout
+    p = run_train(SMALL + ["--comm", "horovod", "--total_frames", 800, "--logdir", tmp_path, "--name", "h"],
+                  launcher=[*MPIRUN, "2"], env=env, check=False)
+    assert p.returncode == 2 and "--comm horovod needs MPI_THREAD_MULTIPLE" in p.stderr
+    t0 = time.time()
+    p = run_train(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w", "--collective_timeout", 10],
+                  launcher=[*MPIRUN, "2"], env={**env, "BA3C_FAULT_HANG": "1:20"}, check=False, timeout=240)
+    assert p.returncode != 0 and time.time() - t0 < 200
+    assert "[rank 0] error: waited" in p.stderr and "another rank did not arrive" in p.stderr, p.stderr[-2000:]

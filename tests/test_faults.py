@@ -166,6 +166,24 @@ def test_hung_rank_ends_the_job_within_the_deadline_naming_it(tmp_path, backend,
 
 
 @pytest.mark.slow
+def test_rank_hung_between_allreduce_and_log_gather_is_named(tmp_path):
+    """3 ranks, every update logged. Rank 2 hangs after update 30's allreduce: rank 0 waits in the log
+    line's gather while rank 1, past the gather, waits in the next allreduce. Rank 0 must name rank 2,
+    not report rank 1's order as a bug."""
+    args = SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "g", "--comm", "mpi4py",
+                    "--log_every", 1e-6, "--collective_timeout", HANG_TIMEOUT]
+    proc = start_mpirun(args, n=3, env={"BA3C_FAULT_HANG_AFTER": "2:30"})
+    try:
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    named = [line for line in err.splitlines() if "error:" in line and "did not arrive at gather" in line]
+    assert named and "rank 2 (host" in named[0] and "rank 1 (host" not in named[0], err[-3000:]
+    assert "different orders" not in err
+
+
+@pytest.mark.slow
 def test_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
     t0 = time.time()
     p = run_train(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "x"], launcher=[*MPIRUN, "2"],

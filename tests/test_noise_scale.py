@@ -3,8 +3,15 @@ per-sample covariance Sigma (plain NumPy)."""
 import numpy as np
 import pytest
 
-from ba3c.noise_scale import (MIN_UPDATES, OUTLIER_RATIO, NoiseSample, NoiseScale, format_noise_scale, split_halves,
-                              unbiased_estimates)
+from ba3c.noise_scale import (
+    MIN_UPDATES,
+    OUTLIER_RATIO,
+    NoiseSample,
+    NoiseScale,
+    format_noise_scale,
+    split_halves,
+    unbiased_estimates,
+)
 
 D = 50
 
