@@ -257,7 +257,7 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
     if comm.rank == 0:
         from ba3c.side import SideWork
 
-        log = RunLog(run_dir, cfg.total_frames, cfg.progress)
+        log = RunLog(run_dir, cfg.total_frames, cfg.progress, faults.slow_log)
         world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
                  "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
                  "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
@@ -477,6 +477,9 @@ def record_or_play(cfg: Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ba3c.terminal import keep_running_without_a_terminal
+
+    keep_running_without_a_terminal()  # a closed pipe or terminal must not end the run before its checkpoint
     clock = StartupClock()
     rank = env_rank()
     try:

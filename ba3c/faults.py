@@ -5,6 +5,7 @@
     BA3C_FAULT_HANG="<rank>:<update>"                 that rank sleeps forever at that update (alive, silent)
     BA3C_FAULT_SLOW_SAVE="<seconds>[:<n>]"            the first n (default all) checkpoint writes take that
                                                       much longer (a slow shared filesystem)
+    BA3C_FAULT_SLOW_LOG="<seconds>[:<n>]"             the same for the run folder's log writes
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class Faults:
             self.crash_at = int(crash.split(":")[1])
         seconds, _, n = env.get("BA3C_FAULT_SLOW_SAVE", "0").partition(":")
         self.slow_save, self.slow_saves = float(seconds), int(n) if n else 10**9
+        seconds, _, n = env.get("BA3C_FAULT_SLOW_LOG", "0").partition(":")
+        self.slow_log = (float(seconds), int(n) if n else 10**9)
         hang = env.get("BA3C_FAULT_HANG", "")
         if hang.startswith(f"{rank}:"):
             self.hang_at = int(hang.split(":")[1])

@@ -1,5 +1,6 @@
 """The run folder and everything written into it (rank 0 only): config, metadata, progress log
-(JSONL), TensorBoard events and the terminal progress bar."""
+(JSONL), TensorBoard events and the terminal progress bar. Files are written by a background thread
+(FileWriter): the main thread holds collectives with the other ranks and must not wait on a disk."""
 from __future__ import annotations
 
 import json
@@ -94,13 +95,69 @@ def print_line(msg: str, file=None) -> None:
         print(msg, file=file or sys.stdout, flush=True)
 
 
+class FileWriter:
+    """Rank 0's file writes on a thread of their own, so that a stalled shared filesystem never holds
+    the main thread past the other ranks' collective deadline. Bounded: at most `limit` writes wait;
+    beyond that the oldest waiting progress row is dropped (and the drops are counted and said once)."""
+
+    def __init__(self, limit: int = 1000, slow: tuple[float, int] = (0.0, 0)) -> None:
+        import collections
+        import threading
+
+        self.limit = limit
+        self.slow, self.slow_n = slow  # seconds added to the first n writes (fault injection)
+        self.dropped = 0
+        self._jobs: collections.deque = collections.deque()
+        self._cv = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="runlog-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job, droppable: bool = True) -> None:
+        """Queue job() (droppable: a progress row, which a newer row makes less needed)."""
+        with self._cv:
+            if len(self._jobs) >= self.limit:
+                for i, (_, can_drop) in enumerate(self._jobs):
+                    if can_drop:
+                        del self._jobs[i]
+                        self.dropped += 1
+                        if self.dropped == 1:
+                            print(f"warning: the run folder's filesystem is slow: {self.limit} log writes waiting; "
+                                  "dropping the oldest progress rows (checkpoints are not affected)", file=sys.stderr)
+                        break
+            self._jobs.append((job, droppable))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._jobs and not self._closing:
+                    self._cv.wait()
+                if not self._jobs:
+                    return
+                job, _ = self._jobs.popleft()
+            if self.slow_n > 0:
+                self.slow_n -= 1
+                time.sleep(self.slow)
+            job()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        self._thread.join()
+
+
 class RunLog:
-    def __init__(self, folder: Path, total_frames: int, progress: str) -> None:
+    def __init__(self, folder: Path, total_frames: int, progress: str, slow_write: tuple[float, int] = (0.0, 0),
+                 queue_limit: int = 1000) -> None:
         self.folder = folder
         self.progress_path = folder / "progress.jsonl"
         self._tb = None
         self._bar = None
         self._log_failed = False
+        self.writer = FileWriter(queue_limit, slow_write)
         show = progress == "on" or (progress == "auto" and sys.stdout.isatty())
         if show:
             from tqdm import tqdm
@@ -111,9 +168,10 @@ class RunLog:
             _active_bar = self._bar
 
     def write_json(self, name: str, obj: Any) -> None:
+        """Written atomically in the background (config.json, metadata.json: never dropped)."""
         from ba3c.checkpoint import write_json_atomic
 
-        write_json_atomic(self.folder / name, obj)
+        self.writer.submit(lambda: write_json_atomic(self.folder / name, obj), droppable=False)
 
     def tensorboard(self):
         if self._tb is None:
@@ -123,8 +181,17 @@ class RunLog:
         return self._tb
 
     def log(self, row: dict[str, Any]) -> None:
-        """Append one progress row to progress.jsonl and TensorBoard; refresh the progress bar.
-        A failed write (disk full) is reported once and training goes on; checkpoints decide."""
+        """Queue one progress row for progress.jsonl and TensorBoard; print the status line (no bar)."""
+        self.writer.submit(lambda: self._write_row(row))
+        if self._bar is None:
+            score = row.get("score_mean100")
+            print(f"frames {row['frames']:>12,}  fps {row['fps']:7.0f}  score(100) "
+                  f"{'-' if score is None else f'{score:7.1f}'}  loss {row.get('loss', float('nan')):8.4f}  "
+                  f"entropy {row.get('entropy', float('nan')):.3f}  noise scale {_noise(row)}", flush=True)
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        """On the writer thread. A failed write (disk full) is reported once and training goes on;
+        checkpoints decide."""
         try:
             with open(self.progress_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -140,17 +207,16 @@ class RunLog:
                 why = getattr(e, "strerror", None) or str(e).splitlines()[0]
                 print(f"warning: cannot write the progress log in {self.folder} ({why})", file=sys.stderr)
             self._log_failed = True
-        if self._bar is None:
-            score = row.get("score_mean100")
-            print(f"frames {row['frames']:>12,}  fps {row['fps']:7.0f}  score(100) "
-                  f"{'-' if score is None else f'{score:7.1f}'}  loss {row.get('loss', float('nan')):8.4f}  "
-                  f"entropy {row.get('entropy', float('nan')):.3f}  noise scale {_noise(row)}", flush=True)
 
     def side_report(self, rep: dict[str, Any]) -> None:
         """Evaluation results and video notices from side ranks: eval.jsonl / videos.jsonl + TensorBoard."""
+        rep = {**rep, "time": time.time()}
+        self.writer.submit(lambda: self._write_side_report(rep), droppable=False)
+
+    def _write_side_report(self, rep: dict[str, Any]) -> None:
         name = "eval.jsonl" if rep["role"] == "eval" else "videos.jsonl"
         with open(self.folder / name, "a") as f:
-            f.write(json.dumps({**rep, "time": time.time()}) + "\n")
+            f.write(json.dumps(rep) + "\n")
         if rep["role"] == "eval":
             import tensorflow as tf
 
@@ -171,10 +237,15 @@ class RunLog:
         self._bar.refresh()
 
     def close(self) -> None:
+        """Write what is queued (the end of a run waits for a slow filesystem), then close."""
         global _active_bar
         if self._bar is not None:
             self._bar.close()
             _active_bar = None
+        self.writer.close()
+        if self.writer.dropped:
+            print(f"warning: {self.writer.dropped} progress row(s) were dropped while the filesystem was slow",
+                  file=sys.stderr)
         if self._tb is not None:
             self._tb.close()
 

@@ -6,7 +6,7 @@ import pytest
 
 from ba3c import checkpoint
 from ba3c.noise_scale import format_noise_scale
-from conftest import SHORT
+from conftest import MPIRUN, SHORT, SMALL, run_train
 
 
 def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
@@ -144,3 +144,77 @@ def test_second_run_in_a_busy_run_folder_is_refused(train, tmp_path):
         holder.wait()
     train(SHORT + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80])
     assert (run / "progress.jsonl").exists()
+
+
+def test_log_writes_leave_the_main_thread_and_stay_bounded(tmp_path):
+    """A stalled filesystem (each write 1 s) must not hold the caller: log() returns at once, and
+    close() writes every row; past the queue's limit the oldest progress rows are dropped, counted."""
+    import json
+    import time
+
+    from ba3c.runlog import RunLog
+
+    log = RunLog(tmp_path, 1000, "off", slow_write=(1.0, 2))
+    t0 = time.perf_counter()
+    for i in range(5):
+        log.log({"frames": i, "fps": 1.0, "score_mean100": None})
+    assert time.perf_counter() - t0 < 0.5
+    log.close()
+    rows = [json.loads(x) for x in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert [r["frames"] for r in rows] == list(range(5))
+
+    (tmp_path / "b").mkdir()
+    small = RunLog(tmp_path / "b", 1000, "off", slow_write=(0.5, 1), queue_limit=3)
+    small.write_json("config.json", {"kept": True})  # never dropped
+    for i in range(10):
+        small.log({"frames": i, "fps": 1.0, "score_mean100": None})
+    small.close()
+    kept = [json.loads(x)["frames"] for x in (tmp_path / "b" / "progress.jsonl").read_text().splitlines()]
+    assert small.writer.dropped == 10 - len(kept) > 0 and kept[-1] == 9
+    assert json.loads((tmp_path / "b" / "config.json").read_text()) == {"kept": True}
+
+
+@pytest.mark.slow
+def test_slow_log_write_does_not_abort_a_healthy_job(tmp_path):
+    """Rank 0's first log write stalls 20 s, twice the collective deadline: training goes on, the job
+    ends normally with every row written."""
+    p = run_train(SMALL + ["--total_frames", 4000, "--logdir", tmp_path, "--name", "s", "--collective_timeout", 10,
+                           "--comm", "mpi4py"], launcher=[*MPIRUN, "2"], env={"BA3C_FAULT_SLOW_LOG": "20:1"})
+    assert "weights identical on all 2 rank(s)" in p.stdout
+    rows = (tmp_path / "s" / "progress.jsonl").read_text().splitlines()
+    assert len(rows) >= 2 and '"frames": 4000' in rows[-1]
+
+
+def test_training_outlives_its_stdout_reader_and_a_stop_still_checkpoints(tmp_path):
+    """`python train.py | head -c 200`: the reader goes away at once; training goes on to its end.
+    Then, as after `make run | tee log` and Ctrl-C: stdout's reader gone, SIGINT, and the stop still
+    writes its checkpoint and exits cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    def start(name, frames):
+        cmd = [sys.executable, str(ROOT / "train.py"), *map(str, SHORT + ["--logdir", tmp_path, "--name", name,
+                                                                       "--total_frames", frames])]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+
+    p = start("head", 2000)
+    p.stdout.read(200)
+    p.stdout.close()  # like head -c 200 exiting
+    assert p.wait(timeout=300) == 0, p.stderr.read().decode()[-2000:]
+    assert checkpoint.load_latest(tmp_path / "head" / "checkpoints")[2]["counters"]["frames"] == 2000
+
+    p = start("tee", 10**9)
+    progress = tmp_path / "tee" / "progress.jsonl"
+    deadline = time.time() + 240
+    while not (progress.exists() and progress.read_text().count("\n") >= 2) and time.time() < deadline:
+        time.sleep(0.5)
+    p.stdout.close()
+    p.stderr.close()  # tee took both (2>&1)
+    os.kill(p.pid, signal.SIGINT)
+    assert p.wait(timeout=120) == 0
+    assert checkpoint.load_latest(tmp_path / "tee" / "checkpoints") is not None
