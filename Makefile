@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
-	bench-scaling bench-stragglers bench-node bench-batch plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -35,6 +35,7 @@ help:
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
 	@echo "                      [FRAMES=2e7] [FLAGS='-o rmsprop ...']: another frame budget, extra training flags"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
+	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 300 or 40M frames), resumable"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
@@ -120,6 +121,9 @@ showcase: $(STAMP)
 bench-batch: $(STAMP)
 	cd benchmarks && ../$(PY) bench_batch.py --game $(GAME) --global_batch $(BATCH) --frames $(FRAMES) \
 		--lr_scaling $(RULE) --lr_warmup $(WARMUP) --ranks $(RANKS) --results $(RESULTS) --seed $(SEED) -- $(ARGS)
+
+scale-study: $(STAMP)
+	benchmarks/scale_study.sh
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

@@ -19,25 +19,28 @@ import sys
 import time
 import traceback
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ba3c.collapse import COLLAPSE_VALUE_STD, CollapseWatch  # noqa: E402
-from ba3c.config import Config, parse_config  # noqa: E402
-from ba3c.errors import UserError  # noqa: E402
-from ba3c.quiet import quiet_stderr  # noqa: E402
-from ba3c.startup import StartupClock  # noqa: E402
-from mpi.comm import Comm, LaunchError, PendingMean, env_rank, init_comm  # noqa: E402
+from ba3c.config import Config, parse_config
+from ba3c.errors import UserError
+from ba3c.games import FRAMESKIP
+from ba3c.quiet import quiet_stderr
+from ba3c.run import Stopwatch
+from ba3c.startup import StartupClock
+from mpi.comm import Comm, LaunchError, env_rank, init_comm
 
-FRAMESKIP = 4
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
 # et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
 BATCH_WARN_RATIO = 4
 # ...but not before this many frames: the noise scale starts small and grows as the agent learns.
 BATCH_WARN_AFTER_FRAMES = 1_000_000
-MAX_SEED = 2**31 - 1 - 100_000  # a fresh emulator seed on resume; the emulator adds its env index
+# A resumed run's emulator seeds are drawn below this bound (the emulator adds its env index, and the
+# seed must stay a 32-bit int); the user's --seed has its own bound, ba3c/config.py's MAX_SEED.
+RESUMED_SEED_BOUND = 2**31 - 1 - 100_000
 
 
 class StopRequest:
@@ -76,23 +79,27 @@ def configure_threads(cfg: Config) -> int:
     with quiet_stderr():
         import tensorflow as tf
 
-    from ba3c.envs import available_cores
+    from ba3c.envs import threads_per_rank
 
-    threads = cfg.threads or available_cores()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    threads = threads_per_rank(cfg)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already running in this process (main() called in-process twice)
+        pass
     return threads
 
 
-def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path) -> tuple[dict, dict | None]:
+def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict) -> tuple[dict, dict | None]:
     """Rank 0 finds and checks a checkpoint; the verdict and the weights go to every rank, so all
     ranks fail together (no abort needed) or start from identical state. Returns the counters and
-    the saved noise-scale state (None on a new run)."""
+    the saved noise-scale state (None on a new run). want: the run's checkpoint identity."""
     from ba3c import checkpoint
+    from ba3c.run import COUNTERS
     from ba3c.screen_mean import with_mean_screen
 
-    counters = {"frames": 0, "updates": 0, "games": 0, "wall_time": 0.0, "skipped_updates": 0}
-    want = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, learner.model.n_actions, cfg.optimizer)
+    counters = dict.fromkeys(COUNTERS, 0)
+    counters["wall_time"] = 0.0
     error, noise, source, warm = None, None, None, None
     if comm.rank == 0:
         try:
@@ -143,15 +150,7 @@ def emulator_seed(cfg: Config, rank: int, updates: int) -> int:
 
     if not updates:
         return cfg.seed + 1000 * rank
-    return int(np.random.SeedSequence([cfg.seed, rank, updates]).generate_state(1)[0] % MAX_SEED)
-
-
-class InFlight(NamedTuple):
-    """One update between its gradients and their application (--overlap keeps one waiting)."""
-    pending: PendingMean
-    timing: Any  # the rollout's Timing (ba3c.rollout, imported with TensorFlow)
-    t_gradients: float  # seconds
-    t_start: float  # seconds to start the allreduce (all of it, when synchronous)
+    return int(np.random.SeedSequence([cfg.seed, rank, updates]).generate_state(1)[0] % RESUMED_SEED_BOUND)
 
 
 def check_run_dir(comm: Comm, run_dir: Path) -> None:
@@ -164,71 +163,179 @@ def check_run_dir(comm: Comm, run_dir: Path) -> None:
             hold_run_lock(run_dir)
         except UserError as e:
             error = str(e)
-    error = comm.broadcast_object(error)
+    error = comm.broadcast_object(error)  # all ranks
     if error:
         raise UserError(error)
 
 
-def report_startup(comm: Comm, clock: StartupClock, log, run_metadata: dict | None) -> None:
+def report_startup(run: Run) -> None:
     """After the first update: every rank's start-up phases to rank 0, which prints and records them."""
     from ba3c.startup import describe, summarize
 
-    clock.mark("first_update")
-    per_rank = comm.gather(clock.seconds)
-    if comm.rank == 0:
+    run.clock.mark("first_update")
+    per_rank = run.comm.gather(run.clock.seconds)  # all ranks
+    if per_rank is not None:
         summary = summarize(per_rank)
-        say(comm, describe(summary, comm.size))
-        log.write_json("metadata.json", {**run_metadata, "startup": {"summary": summary, "per_rank": per_rank}})
+        say(run.comm, describe(summary, run.comm.size))
+        run.log.write_json("metadata.json", {**run.metadata, "startup": {"summary": summary, "per_rank": per_rank}})
 
 
-def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
-    """Set up; then for each update: collect a rollout, compute gradients, average them over ranks,
-    apply; then the periodic jobs (log, side work, checkpoint) the averaged control flags ask for."""
+@dataclass
+class Run:
+    """Everything one training run holds, built by set_up(); the loop reads and updates it."""
+    cfg: Config
+    comm: Comm
+    clock: StartupClock
+    plan: Any  # ba3c.batch_plan.BatchPlan
+    learner: Any  # ba3c.learner.Learner
+    state: Any  # ba3c.run.RunState
+    envs: Any  # ba3c.envs.AtariEnvs, or None for a run already at its budget
+    rollout: Any  # ba3c.rollout.Rollout: the buffers every update refills
+    rng: Any  # numpy Generator: action sampling
+    screen: Any  # ba3c.screen_mean.MeanScreenMeter
+    noise: Any  # ba3c.noise_scale.NoiseScale
+    meter: Any  # ba3c.meter.Meter
+    faults: Any  # ba3c.faults.Faults
+    stop: StopRequest
+    pipeline: Any  # ba3c.run.Pipeline
+    lr_at: Callable[[float], float]
+    beta_at: Callable[[float], float]
+    log_timer: Any  # ba3c.run.Every; never due on other ranks than 0
+    save_timer: Any
+    log: Any  # RunLog on rank 0, NullLog elsewhere
+    side: Any  # SideWork on rank 0, NullSideWork elsewhere
+    checkpointer: Any  # Checkpointer on rank 0, NullCheckpointer elsewhere
+    progress: Any  # Progress: the log line's gather and rank 0's row
+    metadata: dict = field(default_factory=dict)
+    t_start: float = 0.0  # wall clock, minus the wall time of earlier segments
+    update_seconds: deque = field(default_factory=lambda: deque(maxlen=100))  # for the automatic deadline
+
+    @property
+    def frames_per_update(self) -> int:
+        return self.plan.global_batch * FRAMESKIP
+
+    def save_checkpoint(self, wait: bool = False) -> bool:
+        self.state.counters["wall_time"] = time.time() - self.t_start
+        state = dict(zip(self.learner.state_names(), self.learner.get_state()))
+        return self.checkpointer.save(state, self.state.counters, {"noise_scale": self.noise.state(),
+                                                                   "weights_checksum": self.learner.weights_checksum()},
+                                      wait)
+
+
+class Progress:
+    """The log line: every rank's finished games to rank 0 (a gather), which adds them to its Meter,
+    writes the row and says once what the row's warnings call for."""
+
+    def __init__(self, comm: Comm, cfg: Config, plan) -> None:
+        from ba3c.collapse import CollapseWatch
+
+        self.comm, self.cfg, self.plan = comm, cfg, plan
+        self.collapse = CollapseWatch()
+        self.warned_batch = False
+        self.last_row: dict | None = None
+
+    def record(self, run: Run) -> None:
+        my_scores, _, my_lives, _ = run.envs.pop_finished()
+        gathered = self.comm.gather((my_scores, my_lives))  # all ranks
+        if gathered is None:
+            return
+        counters = run.state.counters
+        for scores, lives in gathered:
+            run.meter.add_games(scores, lives)
+            counters["games"] += len(scores)
+        frames = counters["frames"]
+        self.last_row = run.meter.row(counters, time.time() - run.t_start, run.lr_at(frames), run.beta_at(frames),
+                                      run.side.latest_eval["mean"] if run.side.latest_eval else None)
+        run.log.log(self.last_row)
+        self._warn(frames, self.last_row, run.noise.value)
+
+    def _warn(self, frames: int, row: dict, b_noise: float | None) -> None:
+        from ba3c.collapse import COLLAPSE_VALUE_STD
+
+        if self.collapse.update(frames, row.get("value_std")):
+            warn(self.comm, f"warning: since frame {self.collapse.since:,} the value has differed by less than "
+                            f"{COLLAPSE_VALUE_STD:g} between states (value_std in progress.jsonl): the network's "
+                            f"features have collapsed, and no run measured here learned after that "
+                            f"(models/README.md, 'Why Adam fails on Boxing')")
+        batch = self.plan.global_batch
+        if (not self.warned_batch and b_noise and frames >= BATCH_WARN_AFTER_FRAMES
+                and batch > BATCH_WARN_RATIO * b_noise):
+            self.warned_batch = True
+            warn(self.comm, f"note: the global batch {batch:,} is {batch / b_noise:.0f}x the measured gradient noise "
+                            f"scale (~{b_noise:,.0f}): each update averages far more samples than it can use. "
+                            f"Learning per frame will be slower; use --global_batch near {b_noise:,.0f} (or fewer "
+                            f"ranks / --envs_per_rank) to spend frames better")
+
+
+def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
+    """Batch plan, network, restored or fresh state (broadcast from rank 0), emulators, run folder."""
     import numpy as np
 
+    from ba3c import checkpoint
     from ba3c.batch_plan import plan_batch
-    from ba3c.envs import AtariEnvs, available_cores
+    from ba3c.envs import threads_per_rank
     from ba3c.faults import Faults
     from ba3c.games import action_meanings
-    from ba3c.learner import Control, Learner
-    from ba3c.meter import Meter
-    from ba3c.noise_scale import NoiseScale
-    from ba3c.rollout import Rollout, collect
-    from ba3c.runlog import RunLog, metadata
-    from ba3c.schedules import parse_schedule, scaled_lr_schedule
-    from ba3c.screen_mean import MeanScreenMeter
-    from mpi.watchdog import auto_timeout
+    from ba3c.learner import Learner
+    from ba3c.run import RunState
 
-    # ---- set up -----------------------------------------------------------------------------------
     run_dir = Path(cfg.logdir) / cfg.name
     check_run_dir(comm, run_dir)
     plan = plan_batch(comm.size, cfg.batch_size, cfg.envs_per_rank, cfg.n_step, cfg.global_batch, cfg.lr_scaling)
-    cfg = cfg.sized(plan)
-    if not comm.thread_multiple:
-        from mpi.comm import THREAD_LEVEL_FIX, thread_level_name
-
-        say(comm, f"warning: MPI granted {thread_level_name()}, not MPI_THREAD_MULTIPLE: running without threads "
-                  f"that call MPI ({'--overlap off, ' if cfg.overlap else ''}gradients by mpi4py, a watchdog that "
-                  f"cannot name a hung rank). For all of them, {THREAD_LEVEL_FIX}")
-        cfg = dataclasses.replace(cfg, overlap=False)
-    threads = cfg.threads or available_cores()
+    cfg = safe_for_thread_level(cfg.sized(plan), comm)
     with quiet_stderr():
         n_actions = len(action_meanings(cfg.env))
         learner = Learner(cfg, n_actions, plan.n_step, plan.envs_per_rank, comm.size)
-    counters, noise_state = restore_or_init(cfg, comm, learner, run_dir)
+    identity = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer)
+    counters, noise_state = restore_or_init(cfg, comm, learner, run_dir, identity)
+    state = RunState(counters)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
-    envs = None  # a finished run, resumed, has nothing to play: skip building its emulators
-    if counters["frames"] < cfg.total_frames:
-        with quiet_stderr():
-            envs = AtariEnvs(cfg.env, plan.envs_per_rank, seed=env_seed, threads=threads,
-                             reward_clip=cfg.reward_clip, **cfg.protocol())
-    else:
+    envs = make_envs(cfg, comm, plan, env_seed, counters)
+    faults = Faults(comm.rank)
+    run = Run(cfg=cfg, comm=comm, clock=clock, plan=plan, learner=learner, state=state, envs=envs, rng=rng,
+              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, noise_state),
+              **rank0_parts(cfg, comm, run_dir, learner, identity, faults))
+    run.t_start = time.time() - counters["wall_time"]
+    run.metadata = announce(run, threads_per_rank(cfg), env_seed)
+    run.side.step(counters["updates"], counters["frames"])  # side ranks start with this run's starting weights
+    return run
+
+
+def safe_for_thread_level(cfg: Config, comm: Comm) -> Config:
+    """Below MPI_THREAD_MULTIPLE no thread but the main one may call MPI: no --overlap worker."""
+    if comm.thread_multiple:
+        return cfg
+    from mpi.comm import THREAD_LEVEL_FIX, thread_level_name
+
+    say(comm, f"warning: MPI granted {thread_level_name()}, not MPI_THREAD_MULTIPLE: running without threads "
+              f"that call MPI ({'--overlap off, ' if cfg.overlap else ''}gradients by mpi4py, a watchdog that "
+              f"cannot name a hung rank). For all of them, {THREAD_LEVEL_FIX}")
+    return dataclasses.replace(cfg, overlap=False)
+
+
+def make_envs(cfg: Config, comm: Comm, plan, seed: int, counters: dict):
+    """This rank's emulators; none for a run already at its budget (it has nothing to play)."""
+    from ba3c.envs import AtariEnvs, threads_per_rank
+
+    if counters["frames"] >= cfg.total_frames:
         say(comm, f"already trained {counters['frames']:,} frames (--total_frames {cfg.total_frames:,.0f}); "
                   "raise --total_frames to train on")
-    lr_at = scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames)
-    beta_at = parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule")
-    frames_per_update = plan.global_batch * FRAMESKIP
+        return None
+    with quiet_stderr():
+        return AtariEnvs(cfg.env, plan.envs_per_rank, seed=seed, threads=threads_per_rank(cfg),
+                         reward_clip=cfg.reward_clip, **cfg.protocol())
+
+
+def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, noise_state: dict | None) -> dict:
+    """What every rank's loop uses: buffers, schedules, meters, the pipeline, the periodic jobs."""
+    from ba3c.meter import Meter
+    from ba3c.noise_scale import NoiseScale
+    from ba3c.rollout import Rollout
+    from ba3c.run import Every, Pipeline
+    from ba3c.schedules import parse_schedule, scaled_lr_schedule
+    from ba3c.screen_mean import MeanScreenMeter
+
     fp16_head = learner.num_params if cfg.grad_compression == "fp16" and comm.size > 1 else 0
     if fp16_head:
         import tensorflow as tf
@@ -236,177 +343,174 @@ def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
         with quiet_stderr():  # TensorFlow's one-time "oneDNN supports DT_HALF only with AVX-512" line
             tf.cast(tf.zeros(1), tf.float16)
     noise = NoiseScale(state=noise_state)
-    meter = Meter(counters["frames"], noise)
-    stop = StopRequest()
-    faults = Faults(comm.rank)
-    from ba3c import checkpoint
-    from ba3c.checkpointer import Checkpointer
+    rank0 = comm.rank == 0  # log and save are rank 0's decisions; they reach the others in the allreduce
+    return dict(
+        rollout=Rollout.empty(plan.n_step, plan.envs_per_rank), noise=noise, meter=Meter(counters["frames"], noise),
+        # A new run measures its mean screen over its first rollouts; a resumed run has it in its checkpoint
+        # (one stopped before the measurement ended measures the rest); a warm start keeps its file's.
+        screen=MeanScreenMeter(0 if cfg.load else cfg.obs_mean_updates - counters["updates"]),
+        stop=StopRequest(), pipeline=Pipeline(comm, 1 if cfg.overlap else 0, fp16_head),
+        lr_at=scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames),
+        beta_at=parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule"),
+        log_timer=Every(cfg.log_every if rank0 else None), save_timer=Every(cfg.save_every if rank0 else None),
+        progress=Progress(comm, cfg, plan))
 
-    protocol = {**cfg.protocol(), "env_id": cfg.env_id}  # travels with checkpoints and exports: eval reuses it
-    run_meta = {**checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer),
-                "config": cfg.to_dict(), "world_size": comm.size, "protocol": protocol}
+
+def rank0_parts(cfg: Config, comm: Comm, run_dir: Path, learner, identity: dict, faults) -> dict:
+    """Rank 0's side effects (run log, side work, checkpoints); no-op stand-ins on the other ranks."""
+    from ba3c.run import NullCheckpointer, NullLog, NullSideWork
+
+    if comm.rank != 0:
+        return dict(log=NullLog(), side=NullSideWork(), checkpointer=NullCheckpointer())
+    from ba3c.checkpointer import Checkpointer
+    from ba3c.runlog import RunLog
+    from ba3c.side import SideWork
+
+    log = RunLog(run_dir, cfg.total_frames, cfg.progress, faults.slow_log)
+    run_meta = {**identity, "config": cfg.to_dict(), "world_size": comm.size,
+                "protocol": {**cfg.protocol(), "env_id": cfg.env_id}}  # eval of an export reuses the protocol
     checkpointer = Checkpointer(run_dir / "checkpoints", cfg.keep_checkpoints, run_meta, lambda m: say(comm, m),
                                 lambda m: warn(comm, m), (faults.slow_save, faults.slow_saves))
+    return dict(log=log, side=SideWork(cfg, comm, run_dir, learner, log), checkpointer=checkpointer)
 
-    def save_checkpoint(wait: bool = False) -> bool:
-        counters["wall_time"] = time.time() - t_start
-        state = dict(zip(learner.state_names(), learner.get_state()))
-        return checkpointer.save(state, counters, {"noise_scale": noise.state(),
-                                                   "weights_checksum": learner.weights_checksum()}, wait)
-    log, side = None, None
-    if comm.rank == 0:
-        from ba3c.side import SideWork
 
-        log = RunLog(run_dir, cfg.total_frames, cfg.progress, faults.slow_log)
-        world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
-                 "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
-                 "batch_plan": plan.summary(), "lr_effective": lr_at(cfg.lr_warmup or 0),
-                 "env_seed_rank0": env_seed, "model_params": learner.num_params,
-                 "protocol": {**protocol, "description": cfg.describe_protocol()},
-                 "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
-        log.write_json("config.json", cfg.to_dict())
-        run_metadata = metadata(world)
-        log.write_json("metadata.json", run_metadata)
-        say(comm, f"BA3C {cfg.env} ({n_actions} actions) | {comm.size} rank(s) via {comm.backend} | {cfg.arch} net "
-                  f"{learner.num_params:,} params | {threads} thread(s)/rank | env seeds {env_seed}+1000*rank | "
-                  f"run folder {run_dir}")
-        say(comm, cfg.describe_protocol())
-        say(comm, plan.summary())
-        side = SideWork(cfg, comm, run_dir, learner, log)
-        side.step(counters["updates"], counters["frames"])  # side ranks start with this run's starting weights
-    rollout = Rollout.empty(plan.n_step, plan.envs_per_rank)
-    t_start = time.time() - counters["wall_time"]
-    t_last_log = t_last_save = time.time()
-    last_row, bad_in_row, reason, warned_batch = None, 0, "done", False
-    collapse = CollapseWatch()
-    # A new run measures its mean screen over its first rollouts; a resumed run has it in its checkpoint
-    # (one stopped before the measurement ended measures the rest); a warm start keeps its file's.
-    screen = MeanScreenMeter(0 if cfg.load else cfg.obs_mean_updates - counters["updates"])
+def announce(run: Run, threads: int, env_seed: int) -> dict:
+    """The run's first lines, config.json and metadata.json (rank 0); returns the metadata."""
+    from ba3c.runlog import metadata
 
-    def log_progress() -> None:
-        nonlocal last_row, t_last_log, warned_batch
-        my_scores, _, my_lives, _ = envs.pop_finished()
-        gathered = comm.gather((my_scores, my_lives))
-        if comm.rank == 0:
-            for scores, lives in gathered:
-                meter.add_games(scores, lives)
-                counters["games"] += len(scores)
-            frames = counters["frames"]
-            last_row = meter.row(counters, time.time() - t_start, lr_at(frames), beta_at(frames),
-                                 side.latest_eval["mean"] if side.latest_eval else None)
-            log.log(last_row)
-            if collapse.update(frames, last_row.get("value_std")):
-                warn(comm, f"warning: since frame {collapse.since:,} the value has differed by less than "
-                           f"{COLLAPSE_VALUE_STD:g} between states (value_std in progress.jsonl): the network's "
-                           f"features have collapsed, and no run measured here learned after that (models/README.md, "
-                           f"'Why Adam fails on Boxing')")
-            b_noise = noise.value
-            if (not warned_batch and b_noise and frames >= BATCH_WARN_AFTER_FRAMES
-                    and plan.global_batch > BATCH_WARN_RATIO * b_noise):
-                warned_batch = True
-                warn(comm, f"note: the global batch {plan.global_batch:,} is {plan.global_batch / b_noise:.0f}x the "
-                           f"measured gradient noise scale (~{b_noise:,.0f}): each update averages far more samples "
-                           f"than it can use. Learning per frame will be slower; use --global_batch near "
-                           f"{b_noise:,.0f} (or fewer ranks / --envs_per_rank) to spend frames better")
-        t_last_log = time.time()
+    cfg, comm, plan = run.cfg, run.comm, run.plan
+    if comm.rank != 0:
+        return {}
+    world = {"size": comm.size, "world_size": comm.world_size, "side_ranks": comm.side_ranks,
+             "backend": comm.backend, "threads_per_rank": threads, "global_batch": plan.global_batch,
+             "batch_plan": plan.summary(), "lr_effective": run.lr_at(cfg.lr_warmup or 0),
+             "env_seed_rank0": env_seed, "model_params": run.learner.num_params,
+             "protocol": {**cfg.protocol(), "env_id": cfg.env_id, "description": cfg.describe_protocol()},
+             "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
+    run.log.write_json("config.json", cfg.to_dict())
+    meta = metadata(world)
+    run.log.write_json("metadata.json", meta)
+    say(comm, f"BA3C {cfg.env} ({run.learner.model.n_actions} actions) | {comm.size} rank(s) via {comm.backend} | "
+              f"{cfg.arch} net {run.learner.num_params:,} params | {threads} thread(s)/rank | env seeds "
+              f"{env_seed}+1000*rank | run folder {Path(cfg.logdir) / cfg.name}")
+    say(comm, cfg.describe_protocol())
+    say(comm, plan.summary())
+    return meta
 
+
+def train(cfg: Config, comm: Comm, clock: StartupClock) -> int:
+    """Set up; then for each update: collect a rollout, compute gradients, average them over ranks,
+    apply, record; then the periodic jobs the averaged control flags ask for; then the end."""
+    run = set_up(cfg, comm, clock)
     clock.mark("setup")
-    # ---- the loop ---------------------------------------------------------------------------------
-    # Each update's gradients go into the allreduce, and its averaged result comes back `lag` updates
-    # later (--overlap: 1, the rollout of the next update runs while it is in flight; else 0).
-    lag = 1 if cfg.overlap else 0
-    in_flight: deque[InFlight] = deque()
-    stopping = False
-    t_end_prev = time.perf_counter()
-    update_seconds: deque[float] = deque(maxlen=100)  # whole iterations, for the automatic hang deadline
+    state, pipeline, total = run.state, run.pipeline, run.cfg.total_frames
+    watch = Stopwatch()
     while True:
+        t_other = watch.lap()  # since the previous application: its record and periodic jobs
         t_begin = time.perf_counter()
-        t_other = t_begin - t_end_prev  # logging, checkpoints, progress bar of the previous update
-        queued_frames = counters["frames"] + len(in_flight) * frames_per_update
-        if not stopping and queued_frames < cfg.total_frames:
-            timing = collect(envs, learner.logits, rng, rollout)
-            if screen.active and (local := screen.add(rollout.obs)) is not None:
-                # Rank 0's mean on every rank: a broadcast, because with --overlap a gradient
-                # allreduce is in flight here, and the ranks' networks must be the same function.
-                learner.model.obs_mean.assign(comm.broadcast([local])[0])
-            now = time.time()
-            # Set when asked, not when done: with --overlap the answer comes an update later.
-            control = Control(stop=stop.requested, log=comm.rank == 0 and now - t_last_log >= cfg.log_every,
-                              save=comm.rank == 0 and now - t_last_save >= cfg.save_every)
-            t_last_log = now if control.log else t_last_log
-            t_last_save = now if control.save else t_last_save
-            t1 = time.perf_counter()
-            flat = faults.before_allreduce(counters["updates"] + len(in_flight),
-                                           learner.gradients(rollout, beta_at(queued_frames), control),
-                                           learner.num_params)
-            t2 = time.perf_counter()
-            pending = comm.start_allreduce_mean(flat, fp16_head) if lag else PendingMean(
-                comm, value=comm.allreduce_mean(flat, fp16_head))
-            in_flight.append(InFlight(pending, timing, t2 - t1, time.perf_counter() - t2))
-            if len(in_flight) <= lag:
-                t_end_prev = time.perf_counter()
+        if state.wants_rollout(len(pipeline), run.frames_per_update, total):
+            timing = collect(run)
+            flat, t_gradients = gradients(run)
+            pipeline.start(flat, timing, t_gradients)  # all ranks
+            if not pipeline.ready():  # --overlap: the first update waits for the next one's rollout
+                watch.lap()
                 continue
-        elif not in_flight:
+        elif not pipeline:
             break
-        done = in_flight.popleft()
-        t3 = time.perf_counter()
-        averaged = done.pending.wait()
-        t4 = time.perf_counter()
-        result = learner.apply(averaged, lr_at(counters["frames"]))
-        faults.after_allreduce(counters["updates"])
-        t_end_prev = time.perf_counter()
-        meter.add(result, done.timing, done.t_gradients + (t_end_prev - t4), done.t_start + (t4 - t3), t_other)
-        counters["updates"] += 1
-        counters["frames"] += frames_per_update
-        if "first_update" not in clock.seconds:
-            report_startup(comm, clock, log, run_metadata if comm.rank == 0 else None)
-        if result.applied:
-            bad_in_row = 0
-        else:
-            counters["skipped_updates"] += 1
-            bad_in_row += 1
-            say(comm, f"warning: non-finite loss or gradients at update {counters['updates'] - 1} on some rank; "
-                      f"update skipped on all ranks ({bad_in_row} in a row)")
-            if bad_in_row >= cfg.max_bad_updates:
-                reason = "nonfinite"
-        if (result.control.stop or reason == "nonfinite") and not stopping:
-            stopping = True  # no new rollouts; what is in flight is still applied, alike on every rank
-            reason = "nonfinite" if reason == "nonfinite" else "signal"
-        last = not in_flight and (stopping or counters["frames"] >= cfg.total_frames)
-        if result.control.log or last:
-            log_progress()
-        if comm.rank == 0:
-            side.step(counters["updates"], counters["frames"])
-            log.bar_update(counters["frames"], last_row)
-            if not checkpointer.poll():
-                stop.requested = True  # a write failed: all ranks stop at the next update, the last good one kept
-        if result.control.save and not stopping:
-            if comm.rank == 0:
-                save_checkpoint()
-            t_last_save = time.time()
-        update_seconds.append(time.perf_counter() - t_begin)
-        if not cfg.collective_timeout:
-            comm.set_collective_timeout(auto_timeout(update_seconds))
+        done = pipeline.pop()
+        result, t_wait, t_apply = apply(run, done)  # waits for the allreduce: all ranks
+        watch.lap()
+        run.meter.add(result, done.timing, done.t_gradients + t_apply, done.t_start + t_wait, t_other)
+        record(run, result)
+        periodic_jobs(run, result)
+        run.update_seconds.append(time.perf_counter() - t_begin)
+    return finish(run)
 
-    # ---- the end ----------------------------------------------------------------------------------
-    if envs is not None:
-        envs.close()
-    # Every rank must end with the same weights; say so (or loudly not) once per run.
-    checksums = comm.gather(learner.weights_checksum())
-    if comm.rank == 0:
+
+def collect(run: Run):
+    """Play one rollout into run.rollout; feed the mean-screen measurement while it lasts."""
+    from ba3c.rollout import collect as collect_rollout
+
+    timing = collect_rollout(run.envs, run.learner.logits, run.rng, run.rollout)
+    if run.screen.active and (local := run.screen.add(run.rollout.obs)) is not None:
+        # Rank 0's mean on every rank: a broadcast, because with --overlap a gradient allreduce is in
+        # flight here, and the ranks' networks must be the same function.
+        run.learner.model.obs_mean.assign(run.comm.broadcast([local])[0])  # all ranks
+    return timing
+
+
+def gradients(run: Run):
+    """This rank's flat buffer for the allreduce, carrying the control flags asked for now."""
+    from ba3c.learner import Control
+
+    now = time.time()
+    # Asked now, acted on when the averaged flags come back (with --overlap, an update later).
+    control = Control(stop=run.stop.requested, log=run.log_timer.ask(now), save=run.save_timer.ask(now))
+    watch = Stopwatch()
+    update = run.state.counters["updates"] + len(run.pipeline)
+    queued_frames = run.state.counters["frames"] + len(run.pipeline) * run.frames_per_update
+    flat = run.faults.before_allreduce(update, run.learner.gradients(run.rollout, run.beta_at(queued_frames), control),
+                                       run.learner.num_params)
+    return flat, watch.lap()
+
+
+def apply(run: Run, done):
+    """Wait for the averaged buffer, then clip and step the optimizer (skipped alike on every rank
+    when non-finite). Returns the UpdateResult and the seconds waited and applying."""
+    watch = Stopwatch()
+    averaged = done.pending.wait()  # all ranks
+    t_wait = watch.lap()
+    result = run.learner.apply(averaged, run.lr_at(run.state.counters["frames"]))
+    return result, t_wait, watch.lap()
+
+
+def record(run: Run, result) -> None:
+    """Count the update, decide on stopping, and write the log line when it is due or the last."""
+    run.faults.after_allreduce(run.state.counters["updates"])
+    warning = run.state.count(result.applied, result.control.stop, run.frames_per_update, run.cfg.max_bad_updates)
+    if "first_update" not in run.clock.seconds:
+        report_startup(run)  # all ranks
+    if warning:
+        say(run.comm, warning)
+    if result.control.log or run.state.is_last(len(run.pipeline), run.cfg.total_frames):
+        run.progress.record(run)  # all ranks
+
+
+def periodic_jobs(run: Run, result) -> None:
+    """Side work, the progress bar, a checkpoint when asked, and the collective deadline."""
+    from mpi.watchdog import auto_timeout
+
+    counters = run.state.counters
+    run.side.step(counters["updates"], counters["frames"])
+    run.log.bar_update(counters["frames"], run.progress.last_row)
+    if not run.checkpointer.poll():
+        run.stop.requested = True  # a write failed: all ranks stop at the next update, the last good one kept
+    if result.control.save and not run.state.stopping:
+        run.save_checkpoint()
+    if not run.cfg.collective_timeout:
+        run.comm.set_collective_timeout(auto_timeout(run.update_seconds))
+
+
+def finish(run: Run) -> int:
+    """Every rank's weights checked equal, the last checkpoint written, side work and logs closed."""
+    comm, state = run.comm, run.state
+    if run.envs is not None:
+        run.envs.close()
+    checksums = comm.gather(run.learner.weights_checksum())  # all ranks
+    if checksums is not None:
         if len(set(checksums)) == 1:
             say(comm, f"weights identical on all {comm.size} rank(s): checksum {checksums[0]}")
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
-        saved = save_checkpoint(wait=True)
-        side.close(final=reason == "done")
-        log.close()
-        if not saved:
-            raise UserError(checkpointer.error)
-        if reason == "signal":
-            say(comm, f"stopped by {stop.signal_name or 'a signal on another rank'}; run the same command to resume")
-    if reason == "nonfinite":
-        raise UserError(f"{cfg.max_bad_updates} updates in a row had non-finite loss or gradients; stopped "
+    saved = run.save_checkpoint(wait=True)
+    run.side.close(final=state.reason == "done")
+    run.log.close()
+    if not saved:
+        raise UserError(run.checkpointer.error)
+    if state.reason == "signal":
+        say(comm, f"stopped by {run.stop.signal_name or 'a signal on another rank'}; run the same command to resume")
+    if state.reason == "nonfinite":
+        raise UserError(f"{run.cfg.max_bad_updates} updates in a row had non-finite loss or gradients; stopped "
                         "with the last good weights checkpointed. Lower -l/--learning_rate or check --grad_clip")
     return 0
 

@@ -156,6 +156,11 @@ class Config:
         batch is checked here and sized at start-up, once the world size is known (ba3c/batch_plan.py)."""
         self.batch_size, self.envs_per_rank, self.n_step = derive_rank_batch(
             self.batch_size, self.envs_per_rank, self.n_step)
+        self._check_numbers()
+        self._resolve()
+        return self
+
+    def _check_numbers(self) -> None:
         if self.global_batch is not None and self.global_batch <= 0:
             raise UserError(f"--global_batch must be a positive integer, got {self.global_batch}")
         if self.global_batch is not None and self.batch_size is not None:
@@ -182,7 +187,18 @@ class Config:
             v = getattr(self, k)
             if not (0 <= v < 1):
                 raise UserError(f"--{k} must be in [0, 1), got {v}")
+        if self.seed > MAX_SEED:
+            raise UserError(f"--seed must be at most {MAX_SEED:,} (the emulator takes a 32-bit int seed and rank "
+                            f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
+        if self.lr_warmup < 0:
+            raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
+        if self.video_seconds < 0:
+            raise UserError(f"--video_seconds must be >= 0 (0 = the whole game), got {self.video_seconds}")
+
+    def _resolve(self) -> None:
+        """The game id's protocol, the width, the schedules, the run name and what each task needs."""
         from ba3c.games import resolve_game_id
+        from ba3c.schedules import parse_schedule
 
         game = resolve_game_id(self.env)
         self.env, self.env_id = game.rom, game.env_id
@@ -194,14 +210,7 @@ class Config:
             self.fc_neurons = 512 if self.arch == "nature" else 128
         if self.fc_neurons <= 0:
             raise UserError(f"--fc_neurons must be positive, got {self.fc_neurons}")
-        if self.seed > MAX_SEED:
-            raise UserError(f"--seed must be at most {MAX_SEED:,} (the emulator takes a 32-bit int seed and rank "
-                            f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
-        from ba3c.schedules import parse_schedule
-
         parse_schedule(self.lr_schedule, self.learning_rate, self.total_frames, "--lr_schedule")
-        if self.lr_warmup < 0:
-            raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
         parse_schedule(self.entropy_schedule, self.entropy_beta, self.total_frames, "--entropy_schedule")
         if self.name is None:
             self.name = self.env
@@ -211,15 +220,12 @@ class Config:
             raise UserError("--task export needs --load CHECKPOINT and --output FILE.npz")
         if self.task in ("eval", "play", "record") and not self.load:
             raise UserError(f"--task {self.task} needs --load MODEL (a checkpoint .ba3c or an exported .npz)")
-        if self.video_seconds < 0:
-            raise UserError(f"--video_seconds must be >= 0 (0 = the whole game), got {self.video_seconds}")
         if self.task == "record":
             if not self.output:
                 raise UserError("--task record needs --output FILE.gif or FILE.mp4")
             from ba3c.video import check_video_path
 
             check_video_path(self.output)
-        return self
 
     def sized(self, plan: "BatchPlan") -> "Config":
         """A copy with the batch fields and the learning-rate rule the plan chose for this world."""

@@ -27,6 +27,11 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+def threads_per_rank(cfg) -> int:
+    """CPU threads of one rank for its emulators and TensorFlow: --threads, else its cores."""
+    return cfg.threads or available_cores()
+
+
 @dataclass
 class StepResult:
     obs: np.ndarray  # (N, 4, 84, 84) uint8, observation after the step

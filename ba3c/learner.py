@@ -50,8 +50,7 @@ class Learner:
     def __init__(self, cfg: Config, n_actions: int, n_step: int, n_envs: int, n_ranks: int) -> None:
         self.cfg = cfg
         self.model = PolicyValueNet.from_config(cfg, n_actions)
-        self.optimizer = Optimizer(cfg.optimizer, self.model.vars, cfg.beta1, cfg.beta2, cfg.epsilon, cfg.rms_decay,
-                                   cfg.rms_form)
+        self.optimizer = Optimizer.from_config(cfg, self.model.vars)
         self.shapes = [tuple(v.shape) for v in self.model.vars]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.num_params = sum(self.sizes)

@@ -55,7 +55,8 @@ class Meter:
                "train_life_return": float(np.mean(self.life_returns)) if self.life_returns else None,
                "lr": lr, "entropy_beta": entropy_beta, "skipped_updates": counters["skipped_updates"],
                "eval_score_mean": eval_mean,
-               "noise_scale": self.noise.value, "noise_grad_sq": g2, "noise_trace": trace}
+               "noise_scale": self.noise.value, "noise_scale_rel_error": self.noise.relative_error(),
+               "noise_grad_sq": g2, "noise_trace": trace}
         for k, v in self.sums.items():
             row[k] = v / max(self.n_applied if k in STAT_NAMES or k == "grad_norm" else self.n_updates, 1)
         self._reset(counters["frames"], now)

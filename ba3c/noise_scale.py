@@ -75,12 +75,16 @@ class NoiseScale:
         self.decay = decay
         self.g2 = self.trace = 0.0
         self.g2_abs = self.trace_abs = 0.0  # EMAs of the samples' magnitudes: the outlier bound's scale
+        self.g2_sq = self.trace_sq = 0.0  # EMAs of the samples' squares: how uncertain the averages are
         self.n = 0
         if state:
             self.g2, self.trace, self.n = float(state["g2"]), float(state["trace"]), int(state["n"])
             # Checkpoints written before the bound existed: start its scale from the running means.
             self.g2_abs = float(state.get("g2_abs", abs(self.g2)))
             self.trace_abs = float(state.get("trace_abs", abs(self.trace)))
+            # ...and before the uncertainty: none known (reads as uncertain until new samples come).
+            self.g2_sq = float(state.get("g2_sq", float("inf")))
+            self.trace_sq = float(state.get("trace_sq", float("inf")))
 
     def update(self, sample: NoiseSample) -> None:
         g2, trace = unbiased_estimates(sample)
@@ -92,6 +96,7 @@ class NoiseScale:
         d = self.decay
         self.g2, self.trace = d * self.g2 + (1 - d) * g2, d * self.trace + (1 - d) * trace
         self.g2_abs, self.trace_abs = d * self.g2_abs + (1 - d) * abs(g2), d * self.trace_abs + (1 - d) * abs(trace)
+        self.g2_sq, self.trace_sq = d * self.g2_sq + (1 - d) * g2 * g2, d * self.trace_sq + (1 - d) * trace * trace
         self.n += 1
 
     def _debiased(self, ema: float) -> float:
@@ -110,6 +115,22 @@ class NoiseScale:
         g2, trace = self._corrected()
         return trace / g2 if g2 > 0 else None
 
+    def relative_error(self) -> float | None:
+        """The standard error of the smoothed B_simple relative to its value, from the spread of the
+        per-update samples and the EMA's effective sample count ((1 + d) / (1 - d) = 199 once full):
+        sqrt(rse(|G|^2)^2 + rse(tr Sigma)^2). None before MIN_UPDATES or while |G|^2 <= 0."""
+        if self.value is None:
+            return None
+        d, n = self.decay, self.n
+        n_eff = (1 - d ** n) ** 2 * (1 + d) / ((1 - d) * (1 - d ** (2 * n)))
+        rse = 0.0
+        for mean_ema, sq_ema in ((self.g2, self.g2_sq), (self.trace, self.trace_sq)):
+            mean, mean_sq = self._debiased(mean_ema), self._debiased(sq_ema)
+            if mean == 0 or mean_sq == float("inf"):
+                return float("inf")
+            rse += max(mean_sq - mean * mean, 0.0) / n_eff / (mean * mean)
+        return rse ** 0.5
+
     def parts(self) -> tuple[float | None, float | None]:
         """The smoothed (|G|^2, tr(Sigma)), for the log."""
         if self.n == 0:
@@ -117,11 +138,27 @@ class NoiseScale:
         return self._corrected()
 
     def state(self) -> dict:
-        return {"g2": self.g2, "trace": self.trace, "n": self.n, "g2_abs": self.g2_abs, "trace_abs": self.trace_abs}
+        return {"g2": self.g2, "trace": self.trace, "n": self.n, "g2_abs": self.g2_abs, "trace_abs": self.trace_abs,
+                "g2_sq": self.g2_sq, "trace_sq": self.trace_sq}
 
 
 def _bounded(x: float, limit: float) -> float:
     return x if limit <= 0 else max(-limit, min(limit, x))
+
+
+# The status line shows the estimate only once its relative standard error is below this; before,
+# "noisy" (at small batches it may stay so: one process's halves of 40 samples measure little).
+SHOW_BELOW_RELATIVE_ERROR = 0.25
+
+
+def format_for_status(value: float | None, relative_error: float | None) -> str:
+    """For the status line: '-' before there is an estimate, 'noisy' while it is too uncertain to act
+    on, else the value and its uncertainty, e.g. '434 (+-18%)'. progress.jsonl keeps the raw value."""
+    if value is None or relative_error is None:
+        return "-"
+    if not relative_error < SHOW_BELOW_RELATIVE_ERROR or value < 0:
+        return "noisy"
+    return f"{format_noise_scale(value)} (+-{100 * relative_error:.0f}%)"
 
 
 def format_noise_scale(value: float | None) -> str:

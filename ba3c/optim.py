@@ -23,6 +23,11 @@ class Optimizer(tf.Module):
         self.slots = [[tf.Variable(start(v), name=f"slot{k}_{i}") for i, v in enumerate(variables)]
                       for k in range(n_slots)]
 
+    @classmethod
+    def from_config(cls, cfg, variables: list[tf.Variable]) -> "Optimizer":
+        """The optimizer the flags ask for (-o, --beta1, --beta2, --epsilon, --rms_decay, --rms_form)."""
+        return cls(cfg.optimizer, variables, cfg.beta1, cfg.beta2, cfg.epsilon, cfg.rms_decay, cfg.rms_form)
+
     @property
     def state(self) -> list[tf.Variable]:
         return [self.step] + [v for slot in self.slots for v in slot]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ba3c.errors import UserError
-from ba3c.noise_scale import format_noise_scale
+from ba3c.noise_scale import format_for_status
 
 
 def git_commit() -> str | None:
@@ -251,8 +251,8 @@ class RunLog:
 
 
 def _noise(row: dict[str, Any]) -> str:
-    """The smoothed gradient noise scale (samples), '-' until it has enough updates behind it."""
-    return format_noise_scale(row.get("noise_scale"))
+    """The smoothed gradient noise scale (samples) once it has settled (ba3c/noise_scale.py)."""
+    return format_for_status(row.get("noise_scale"), row.get("noise_scale_rel_error"))
 
 
 def metadata(world: dict[str, Any]) -> dict[str, Any]:

@@ -108,18 +108,26 @@ def run_side_rank(cfg: Config, comm, run_dir: Path, interrupted: Callable[[], bo
         comm.send(0, TAG_REPORT, report)
     note = None
     if state["final"] is not None and state["final"][0] != done and not interrupted():
-        frames, weights = state["final"]
-        model.set_weights(weights)
-        deadline = time.time() + FINAL_ROUND_SECONDS
-        try:
-            report = play(frames, derived_seed(cfg.seed, comm.world_rank, rounds + 1), lambda: time.time() > deadline)
-            comm.send(0, TAG_REPORT, {**report, "final": True})
-        except Abandoned:
-            note = (f"the final {comm.role} round (rank {comm.world_rank}) was cut after "
-                    f"{FINAL_ROUND_SECONDS:.0f} s: nothing logged for it")
+        model.set_weights(state["final"][1])
+        note = final_round(comm, lambda should_stop: play(state["final"][0], derived_seed(
+            cfg.seed, comm.world_rank, rounds + 1), should_stop))
     comm.send(0, TAG_BYE, note)
     comm.drain_sends()
     return 0
+
+
+def final_round(comm, play: Callable[[Callable[[], bool]], dict[str, Any]]) -> str | None:
+    """One last round on the final weights, cut after FINAL_ROUND_SECONDS; a note if it was cut."""
+    from ba3c.evaluate import Abandoned
+    from mpi.comm import TAG_REPORT
+
+    deadline = time.time() + FINAL_ROUND_SECONDS
+    try:
+        comm.send(0, TAG_REPORT, {**play(lambda: time.time() > deadline), "final": True})
+    except Abandoned:
+        return (f"the final {comm.role} round (rank {comm.world_rank}) was cut after "
+                f"{FINAL_ROUND_SECONDS:.0f} s: nothing logged for it")
+    return None
 
 
 class SideWork:

@@ -46,14 +46,48 @@ def summarize(folder: Path) -> dict:
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False)}
-    for t in (20, 50, 100):
+    for t in (20, 50, 100, 200, 300):
         f = first_frames(((r["frames"], r.get("score_mean100")) for r in rows), t)
         out[f"frames_to_{t}"] = f
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
-    out["git_commit"] = json.loads((folder / "metadata.json").read_text()).get("git_commit")
+    meta = json.loads((folder / "metadata.json").read_text())
+    out["git_commit"], out["argv"] = meta.get("git_commit"), meta.get("argv")
     out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale")) for r in rows]
     return out
+
+
+def last_row(folder: Path) -> dict | None:
+    path = folder / "progress.jsonl"
+    if not path.exists():
+        return None
+    lines = [x for x in path.read_text().splitlines() if x.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
+def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float) -> int:
+    """Run the trainer; every snapshot_minutes record its curve so far; end it (SIGTERM: it checkpoints
+    and exits 0) once score(100) reaches stop_at_score. A resumed run already there ends at once."""
+    import signal
+    import time
+
+    from common import partial_record
+
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    next_snapshot = time.time() + 60 * snapshot_minutes
+    stopped = False
+    while proc.poll() is None:
+        time.sleep(10)
+        row = last_row(folder)
+        if not stopped and stop_at_score is not None and row and (row.get("score_mean100") or 0) >= stop_at_score:
+            print(f"score(100) {row['score_mean100']:.1f} >= {stop_at_score:g} at {row['frames']:,} frames: stopping",
+                  flush=True)
+            proc.send_signal(signal.SIGTERM)
+            stopped = True
+        if time.time() >= next_snapshot and row:
+            partial_record("batch-partial", folder.name, summarize(folder), {"machine": machine()})
+            next_snapshot = time.time() + 60 * snapshot_minutes
+    return proc.returncode
 
 
 def main() -> None:
@@ -69,6 +103,13 @@ def main() -> None:
     p.add_argument("--results", default="batch", help="append to benchmarks/results/<RESULTS>.jsonl")
     p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
     p.add_argument("--folder", default=None, help="with --record-only: a run folder made elsewhere")
+    p.add_argument("--stop_at_score", type=float, default=None,
+                   help="end the run (checkpointed, as by SIGTERM) once its score(100) reaches this")
+    p.add_argument("--snapshot_minutes", type=float, default=10.0,
+                   help="while training, write the curve so far to benchmarks/results/batch-partial/ this often")
+    p.add_argument("--partial", action="store_true",
+                   help="with --record-only: write the run's curve so far to benchmarks/results/batch-partial/"
+                        "<run>.json (replaced each time), for runs still going")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
     compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
@@ -83,7 +124,7 @@ def main() -> None:
                "--seed", str(a.seed), "--threads", str(threads), "--logdir", str(RUNS), "--name", folder.name,
                "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none", *extra]
         print("running:", " ".join(cmd), flush=True)
-        code = subprocess.call(cmd, cwd=ROOT)
+        code = train_until(cmd, folder, a.stop_at_score, a.snapshot_minutes)
         if code != 0:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
     out = summarize(folder)
@@ -91,6 +132,11 @@ def main() -> None:
           f"on {out['ranks']} rank(s), gradients {out['grad_compression']}{', overlap' if out['overlap'] else ''}: "
           f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
           f"frames to 20/50/100: {out['frames_to_20']}/{out['frames_to_50']}/{out['frames_to_100']}")
+    if a.partial:
+        from common import partial_record
+
+        print(f"wrote {partial_record('batch-partial', folder.name, out, {'machine': machine()})}")
+        return
     record(a.results, [out], {"machine": machine()})
 
 

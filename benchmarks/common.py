@@ -35,6 +35,18 @@ def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None 
     return path
 
 
+def partial_record(folder: str, name: str, row: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """Write (replace) benchmarks/results/<folder>/<name>.json: the state so far of a run still going,
+    so that an interrupted session keeps its partial curve."""
+    out = RESULTS / folder / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"bench": folder, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(extra or {}), **row})
+                   + "\n")
+    tmp.replace(out)
+    return out
+
+
 def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):

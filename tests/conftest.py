@@ -26,17 +26,18 @@ def train():
     return run_train
 
 
-# 4 emulators x 5 steps per rank: 80 frames per update and rank, a few seconds per run.
-# SMALL: the same for any launcher (multi-rank tests pick their --comm).
-SMALL = ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off"]
-SHORT = SMALL + ["--comm", "none"]
+def small(comm: str = "none") -> list[str]:
+    """A run of 4 emulators x 5 steps per rank (80 frames per update and rank, a few seconds per run),
+    logging every second; comm "none" for one process, "auto" (or a backend) under a launcher."""
+    return ["-e", "Breakout", "--envs_per_rank", "4", "--n_step", "5", "--log_every", "1", "--progress", "off",
+            "--comm", comm]
 
 
 @pytest.fixture(scope="session")
 def _two_checkpoint_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("two_checkpoints")
     for frames in (400, 800):
-        run_train(SHORT + ["--logdir", base, "--name", "c", "--total_frames", frames])
+        run_train(small() + ["--logdir", base, "--name", "c", "--total_frames", frames])
     return base / "c"
 
 

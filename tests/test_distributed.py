@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ba3c import checkpoint
-from conftest import MPIRUN, ROOT, SMALL, run_train
+from conftest import MPIRUN, ROOT, run_train, small
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,8 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
     gradient was one update stale). The mean screen is measured over 5 rollouts here, so its broadcast
     happens mid-run, beside an allreduce in flight with --overlap, and is in the checksum."""
     def checksum(name, frames, backend, *extra):
-        p = run_train(SMALL + ["--total_frames", frames, "--logdir", tmp_path, "--name", name, "--comm", backend,
-                               "--obs_mean_updates", 5, *extra], launcher=[*MPIRUN, "2"], timeout=300)
+        p = run_train(small(backend) + ["--total_frames", frames, "--logdir", tmp_path, "--name", name,
+                                        "--obs_mean_updates", 5, *extra], launcher=[*MPIRUN, "2"], timeout=300)
         n, value = checksum_line(p)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
         assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
@@ -74,7 +74,7 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
 
 
 def test_resume_across_world_sizes(tmp_path):
-    args = SMALL + ["--logdir", tmp_path, "--name", "w"]
+    args = small("auto") + ["--logdir", tmp_path, "--name", "w"]
     run_train(args + ["--total_frames", 800], launcher=[*MPIRUN, "2"], timeout=300)
     c1 = checkpoint.list_checkpoints(tmp_path / "w" / "checkpoints")[-1]
     _, m1 = checkpoint.load(c1)
@@ -90,12 +90,12 @@ def test_resume_across_world_sizes(tmp_path):
 
 
 def test_comm_none_under_two_ranks_is_a_clear_error(tmp_path):
-    p = run_train(SMALL + ["--comm", "none", "--logdir", tmp_path], launcher=[*MPIRUN, "2"], check=False)
+    p = run_train(small("auto") + ["--comm", "none", "--logdir", tmp_path], launcher=[*MPIRUN, "2"], check=False)
     assert p.returncode != 0 and "--comm none but the launcher started 2 tasks" in p.stderr
 
 
 def test_srun_two_ranks_writes_one_run_folder(slurm, tmp_path):
-    p = run_train(SMALL + ["--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
+    p = run_train(small("auto") + ["--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
                   launcher=["srun", "-n", "2"], env=slurm.env, timeout=300)
     assert checksum_line(p)[0] == "2"
     assert [d.name for d in tmp_path.iterdir()] == ["s"]
@@ -104,7 +104,7 @@ def test_srun_two_ranks_writes_one_run_folder(slurm, tmp_path):
 
 
 def test_srun_without_pmix_stops_with_fix(slurm, tmp_path):
-    p = run_train(SMALL + ["--logdir", tmp_path], launcher=["srun", "-n", "2", "--mpi=none"], env=slurm.env,
+    p = run_train(small("auto") + ["--logdir", tmp_path], launcher=["srun", "-n", "2", "--mpi=none"], env=slurm.env,
                   check=False)
     assert p.returncode != 0
     assert "use `srun --mpi=pmix ...`" in p.stderr
@@ -206,7 +206,7 @@ def test_sbatch_job_whose_step_fails_to_launch_fails(slurm, tmp_path):
 
 
 def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
-    p = run_train(SMALL + ["--total_frames", 3200, "--logdir", tmp_path, "--name", "e", "--eval_node",
+    p = run_train(small("auto") + ["--total_frames", 3200, "--logdir", tmp_path, "--name", "e", "--eval_node",
                            "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "3"], timeout=400)
     n, _ = checksum_line(p)
     assert n == "2" and "2 rank(s) via" in p.stdout  # the third rank evaluates, it does not train
@@ -220,7 +220,7 @@ def test_eval_node_reports_while_two_trainers_stay_identical(tmp_path):
 def test_eval_and_record_nodes_together(tmp_path):
     """4 ranks: 2 trainers, rank 2 evaluates, rank 3 records videos. Whether a round of the starting
     weights finishes before this short run ends is a race; the final round with the end weights is not."""
-    p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "v", "--eval_node",
+    p = run_train(small("auto") + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "v", "--eval_node",
                            "--record_node", "--eval_every", 5, "--eval_games", 2], launcher=[*MPIRUN, "4"],
                   timeout=400)
     assert checksum_line(p)[0] == "2"
@@ -291,16 +291,17 @@ def test_below_thread_multiple_the_job_runs_without_threads_that_call_mpi(tmp_pa
     what to set; --overlap is off, gradients go by mpi4py, and the run ends with identical weights.
     A hung rank still ends the job: the watchdog then calls no MPI and each waiting rank ends itself."""
     env = {"MPI4PY_RC_THREAD_LEVEL": "serialized"}
-    p = run_train(SMALL + ["--overlap", "--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
+    p = run_train(small("auto") + ["--overlap", "--total_frames", 1600, "--logdir", tmp_path, "--name", "s"],
                   launcher=[*MPIRUN, "2"], env=env)
     assert "MPI granted MPI_THREAD_SERIALIZED, not MPI_THREAD_MULTIPLE" in p.stdout
     assert "--overlap off" in p.stdout and "MPICH_MAX_THREAD_SAFETY=multiple" in p.stdout
     assert "via mpi4py" in p.stdout and "weights identical on all 2 rank(s)" in p.stdout
-    p = run_train(SMALL + ["--comm", "horovod", "--total_frames", 800, "--logdir", tmp_path, "--name", "h"],
+    p = run_train(small("auto") + ["--comm", "horovod", "--total_frames", 800, "--logdir", tmp_path, "--name", "h"],
                   launcher=[*MPIRUN, "2"], env=env, check=False)
     assert p.returncode == 2 and "--comm horovod needs MPI_THREAD_MULTIPLE" in p.stderr
     t0 = time.time()
-    p = run_train(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w", "--collective_timeout", 10],
+    p = run_train(small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w",
+                                   "--collective_timeout", 10],
                   launcher=[*MPIRUN, "2"], env={**env, "BA3C_FAULT_HANG": "1:20"}, check=False, timeout=240)
     assert p.returncode != 0 and time.time() - t0 < 200
     assert "[rank 0] error: waited" in p.stderr and "another rank did not arrive" in p.stderr, p.stderr[-2000:]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ba3c import checkpoint
 from ba3c.config import parse_config
 from ba3c.errors import UserError
-from conftest import MPIRUN, ROOT, SMALL, run_train
+from conftest import MPIRUN, ROOT, run_train, small
 
 
 def start_mpirun(args, n=2, env=None):
@@ -41,7 +41,7 @@ def wait_for_progress(run, timeout=240):
 def test_sigterm_to_ranks_checkpoints_and_resumes(tmp_path):
     """What Slurm does on preemption or time-out: SIGTERM to every task."""
     run = tmp_path / "t"
-    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "t"])
+    proc = start_mpirun(small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "t"])
     wait_for_progress(run)
     for pid in rank_pids(proc.pid):
         os.kill(pid, signal.SIGTERM)
@@ -51,7 +51,7 @@ def test_sigterm_to_ranks_checkpoints_and_resumes(tmp_path):
     last = checkpoint.list_checkpoints(run / "checkpoints")[-1]
     _, meta = checkpoint.load(last)
     frames = meta["counters"]["frames"]
-    p = run_train(SMALL + ["--total_frames", frames + 800, "--logdir", tmp_path, "--name", "t"],
+    p = run_train(small("auto") + ["--total_frames", frames + 800, "--logdir", tmp_path, "--name", "t"],
                   launcher=[*MPIRUN, "2"], timeout=300)
     assert f"resumed from {last} at {frames:,} frames" in p.stdout
     _, meta2 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
@@ -62,7 +62,7 @@ def test_sigterm_to_ranks_checkpoints_and_resumes(tmp_path):
 def test_sigusr1_to_mpirun_checkpoints_and_exits_zero_with_side_ranks(tmp_path):
     """The requeue trap's USR1 reaches every rank, eval and record ranks included: they must not die
     of it (that took the job down before rank 0 checkpointed), nor play a final round."""
-    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "u", "--eval_node",
+    proc = start_mpirun(small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "u", "--eval_node",
                                  "--record_node", "--eval_every", 5, "--eval_games", 2], n=4)
     wait_for_progress(tmp_path / "u")
     os.kill(proc.pid, signal.SIGUSR1)  # mpirun forwards USR1 to every rank
@@ -77,7 +77,7 @@ def test_sigusr1_to_mpirun_checkpoints_and_exits_zero_with_side_ranks(tmp_path):
 @pytest.mark.parametrize("backend", ["horovod", "mpi4py"])
 def test_sigkill_of_one_rank_ends_job_fast_and_resume_works(tmp_path, backend):
     run = tmp_path / "k"
-    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "k", "--comm", backend,
+    proc = start_mpirun(small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "k", "--comm", backend,
                                  "--save_every", 2])
     wait_for_progress(run)
     deadline = time.time() + 120
@@ -94,8 +94,8 @@ def test_sigkill_of_one_rank_ends_job_fast_and_resume_works(tmp_path, backend):
     assert not alive, f"orphan ranks {alive}"
     latest = checkpoint.load_latest(run / "checkpoints")
     assert latest is not None
-    p = run_train(SMALL + ["--total_frames", latest[2]["counters"]["frames"] + 400, "--logdir", tmp_path, "--name",
-                           "k", "--comm", backend], launcher=[*MPIRUN, "2"], timeout=300)
+    p = run_train(small(backend) + ["--total_frames", latest[2]["counters"]["frames"] + 400, "--logdir", tmp_path,
+                                    "--name", "k"], launcher=[*MPIRUN, "2"], timeout=300)
     assert "resumed from" in p.stdout
 
 
@@ -129,7 +129,7 @@ def test_hung_rank_ends_the_job_within_the_deadline_naming_it(tmp_path, backend,
     abort the job after --collective_timeout plus the grace, naming it; nothing is left running; the
     same command resumes."""
     run = tmp_path / "h"
-    args = SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "h", "--comm", backend,
+    args = small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "h", "--comm", backend,
                     "--save_every", 2, "--collective_timeout", HANG_TIMEOUT]
     cmd = [*MPIRUN, "2", sys.executable, str(ROOT / "train.py"), *map(str, args)]
     env = {**os.environ, **({"BA3C_FAULT_HANG": f"{victim}:40"} if fault == "hang" else {})}
@@ -170,7 +170,7 @@ def test_rank_hung_between_allreduce_and_log_gather_is_named(tmp_path):
     """3 ranks, every update logged. Rank 2 hangs after update 30's allreduce: rank 0 waits in the log
     line's gather while rank 1, past the gather, waits in the next allreduce. Rank 0 must name rank 2,
     not report rank 1's order as a bug."""
-    args = SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "g", "--comm", "mpi4py",
+    args = small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "g", "--comm", "mpi4py",
                     "--log_every", 1e-6, "--collective_timeout", HANG_TIMEOUT]
     proc = start_mpirun(args, n=3, env={"BA3C_FAULT_HANG_AFTER": "2:30"})
     try:
@@ -186,7 +186,7 @@ def test_rank_hung_between_allreduce_and_log_gather_is_named(tmp_path):
 @pytest.mark.slow
 def test_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
     t0 = time.time()
-    p = run_train(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "x"], launcher=[*MPIRUN, "2"],
+    p = run_train(small("auto") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "x"], launcher=[*MPIRUN, "2"],
                   env={"BA3C_FAULT_CRASH": "1:5"}, check=False, timeout=300)
     assert p.returncode != 0
     assert "[rank 1] crashed" in p.stderr and "injected crash at update 5" in p.stderr
@@ -196,8 +196,8 @@ def test_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
 
 @pytest.mark.slow
 def test_nan_gradient_on_one_rank_is_skipped_on_all(tmp_path):
-    p = run_train(SMALL + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "n"], launcher=[*MPIRUN, "2"],
-                  env={"BA3C_FAULT_NAN": "1:3"}, timeout=300)
+    p = run_train(small("auto") + ["--total_frames", 2400, "--logdir", tmp_path, "--name", "n"],
+                  launcher=[*MPIRUN, "2"], env={"BA3C_FAULT_NAN": "1:3"}, timeout=300)
     assert "update skipped on all ranks (1 in a row)" in p.stdout
     assert "weights identical on all 2 rank(s)" in p.stdout
     _, meta = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "n" / "checkpoints")[-1])
@@ -207,7 +207,7 @@ def test_nan_gradient_on_one_rank_is_skipped_on_all(tmp_path):
 
 
 def test_nan_run_stops_after_n_in_a_row_with_last_good_weights(tmp_path):
-    args = SMALL + ["--total_frames", 1e6, "--logdir", tmp_path, "--name", "m", "--comm", "none",
+    args = small("auto") + ["--total_frames", 1e6, "--logdir", tmp_path, "--name", "m", "--comm", "none",
                     "--max_bad_updates", 3]
     p = run_train(args, env={"BA3C_FAULT_NAN": "0:2-1000"}, check=False)
     assert p.returncode == 2
@@ -218,7 +218,7 @@ def test_nan_run_stops_after_n_in_a_row_with_last_good_weights(tmp_path):
 
 def test_unwritable_logdir_fails_at_start(train, tmp_path):
     (tmp_path / "file").write_text("x")
-    p = train(SMALL + ["--logdir", tmp_path / "file", "--comm", "none"], check=False)
+    p = train(small("auto") + ["--logdir", tmp_path / "file", "--comm", "none"], check=False)
     assert p.returncode == 2 and "is not writable" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
@@ -229,7 +229,7 @@ def test_disk_full_mid_run_stops_cleanly_keeping_last_checkpoint(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=45M", "tmpfs", str(mnt)]).returncode != 0:
         pytest.fail("cannot mount a tmpfs (the tests run as root on this machine kind)")
     try:
-        p = run_train(SMALL + ["--logdir", mnt, "--name", "d", "--comm", "none", "--total_frames", 1e8,
+        p = run_train(small("auto") + ["--logdir", mnt, "--name", "d", "--comm", "none", "--total_frames", 1e8,
                                "--save_every", 1], check=False, timeout=300)
         assert p.returncode == 2, p.stderr[-2000:]
         last = p.stderr.strip().splitlines()[-1]
@@ -245,7 +245,7 @@ def test_disk_full_mid_run_stops_cleanly_keeping_last_checkpoint(tmp_path):
 def test_same_seed_same_first_updates_bit_for_bit(train, tmp_path):
     sums = []
     for i in range(2):
-        p = train(SMALL + ["--logdir", tmp_path, "--name", f"d{i}", "--comm", "none", "--total_frames", 1200])
+        p = train(small("auto") + ["--logdir", tmp_path, "--name", f"d{i}", "--comm", "none", "--total_frames", 1200])
         sums.append(p.stdout.split("checksum ")[1].split()[0])
     assert sums[0] == sums[1]
 
@@ -272,7 +272,7 @@ def test_random_flags_give_a_config_or_a_one_line_error(pairs):
 @pytest.mark.slow
 def test_sigkill_of_one_srun_task_ends_the_step(slurm, tmp_path):
     run = tmp_path / "s"
-    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, SMALL),
+    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, small("auto")),
            "--total_frames", "1e8", "--logdir", str(tmp_path), "--name", "s", "--save_every", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, **slurm.env})
@@ -297,7 +297,7 @@ def test_sigkill_of_one_srun_task_ends_the_step(slurm, tmp_path):
 @pytest.mark.slow
 def test_sigstop_of_one_srun_task_ends_the_step_naming_it(slurm, tmp_path):
     run = tmp_path / "z"
-    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, SMALL), "--total_frames", "1e8",
+    cmd = ["srun", "-n", "2", sys.executable, str(ROOT / "train.py"), *map(str, small("auto")), "--total_frames", "1e8",
            "--logdir", str(tmp_path), "--name", "z", "--collective_timeout", str(HANG_TIMEOUT)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, **slurm.env})
@@ -325,8 +325,9 @@ def test_slow_checkpoint_write_does_not_stall_training(tmp_path):
     writes in the background, both ranks keep training, the job is not killed, the file lands whole,
     and the final checkpoint on SIGTERM waits for the write in flight."""
     run = tmp_path / "w"
-    proc = start_mpirun(SMALL + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w", "--comm", "horovod",
-                                 "--save_every", 2, "--collective_timeout", 10], env={"BA3C_FAULT_SLOW_SAVE": "25:1"})
+    proc = start_mpirun(small("horovod") + ["--total_frames", 1e8, "--logdir", tmp_path, "--name", "w",
+                                            "--save_every", 2, "--collective_timeout", 10],
+                        env={"BA3C_FAULT_SLOW_SAVE": "25:1"})
     wait_for_progress(run)
     rows_at_start = len((run / "progress.jsonl").read_text().splitlines())
     deadline = time.time() + 120

@@ -8,6 +8,7 @@ from ba3c.noise_scale import (
     OUTLIER_RATIO,
     NoiseSample,
     NoiseScale,
+    format_for_status,
     format_noise_scale,
     split_halves,
     unbiased_estimates,
@@ -123,3 +124,27 @@ def test_format_noise_scale_keeps_small_and_negative_estimates_readable():
     assert format_noise_scale(-1.6e-4) == "<0"  # not "-0"
     assert format_noise_scale(0.57) == "0.6" and format_noise_scale(3.52) == "3.5"
     assert format_noise_scale(1000.1) == "1,000"
+
+
+def test_status_line_shows_the_estimate_once_settled_with_a_calibrated_uncertainty():
+    """The estimate's relative standard error comes from the spread of the per-update samples. Over
+    independent repeats of the same problem, the estimates spread about as much as it says; the
+    status line shows 'noisy' while it is large and the value with its error once it is small."""
+    finals, errors = [], []
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        ns = NoiseScale()
+        for _ in range(800):
+            ns.update(synthetic(rng, 16, 128)[0])
+        finals.append(ns.value)
+        errors.append(ns.relative_error())
+    spread = np.std(finals) / np.mean(finals)
+    assert 0.4 < np.mean(errors) / spread < 2.5, (np.mean(errors), spread)
+    assert format_for_status(None, None) == "-"
+    assert format_for_status(400.0, 0.9) == "noisy" and format_for_status(400.0, 0.1) == "400 (+-10%)"
+    # a handful of updates is not a settled estimate
+    rng = np.random.default_rng(0)
+    early = NoiseScale()
+    for _ in range(MIN_UPDATES):
+        early.update(synthetic(rng, 4, 8)[0])
+    assert format_for_status(early.value, early.relative_error()) in ("noisy", "-")

@@ -6,7 +6,7 @@ import pytest
 
 from ba3c.config import parse_config
 from ba3c.errors import UserError
-from conftest import SHORT
+from conftest import small
 
 
 def finalized(*argv):
@@ -47,7 +47,7 @@ def test_unregistered_ids_get_one_line_naming_registered_ones():
 def test_run_prints_and_records_its_protocol_and_eval_reuses_it(train, tmp_path):
     """The seeds' published form (-e Breakout-v0) runs; its first lines and metadata.json say sticky
     actions 0.25 and the fixed frameskip; an export evaluated under the bare name keeps 0.25."""
-    args = [a for a in SHORT if a not in ("-e", "Breakout")]
+    args = [a for a in small() if a not in ("-e", "Breakout")]
     p = train(args + ["-e", "Breakout-v0", "--logdir", tmp_path, "--name", "v0", "--total_frames", 400])
     first = p.stdout.splitlines()[:4]
     assert any("protocol: Breakout-v0 -> ROM breakout" in x and "sticky actions 0.25" in x

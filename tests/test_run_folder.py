@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from ba3c import checkpoint
-from ba3c.noise_scale import format_noise_scale
-from conftest import MPIRUN, SHORT, SMALL, run_train
+from ba3c.noise_scale import format_for_status
+from conftest import MPIRUN, run_train, small
 
 
 def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
-    args = SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 4000]
+    args = small() + ["--logdir", tmp_path, "--name", "r", "--total_frames", 4000]
     p = train(args)
     run = tmp_path / "r"
     assert "checkpoint" in p.stdout
@@ -31,7 +31,8 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     # The gradient noise scale (50 updates, >= MIN_UPDATES) in the log, the status line and TensorBoard.
     assert rows[-1]["noise_scale"] > 0 and rows[-1]["noise_trace"] > 0
-    assert f"noise scale {format_noise_scale(rows[-1]['noise_scale'])}" in p.stdout
+    last = rows[-1]
+    assert f"noise scale {format_for_status(last['noise_scale'], last['noise_scale_rel_error'])}" in p.stdout
     import tensorflow as tf
 
     tags = {v.tag for f in (run / "tb").glob("events.out.tfevents.*")
@@ -60,7 +61,7 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
         assert np.array_equal(arrays1[k], arrays2[k]), k
 
     # A larger budget continues the frame counter and the optimizer's step from the checkpoint.
-    train(SHORT + ["--logdir", tmp_path, "--name", "r", "--total_frames", 6000])
+    train(small() + ["--logdir", tmp_path, "--name", "r", "--total_frames", 6000])
     arrays3, meta3 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
     new_updates = meta3["counters"]["updates"] - updates1
     assert new_updates == -(-(6000 - meta1["counters"]["frames"]) // 80)
@@ -75,14 +76,14 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     # A checkpoint from before the mean screen existed resumes on the raw screen it was trained on.
     old = {k: v for k, v in arrays1.items() if k != "model/obs_mean"}
     checkpoint.save(tmp_path / "old" / "checkpoints", updates1, old, meta1, keep=3)
-    p = train(SHORT + ["--logdir", tmp_path, "--name", "old", "--total_frames", 6000])
+    p = train(small() + ["--logdir", tmp_path, "--name", "old", "--total_frames", 6000])
     assert "resumed from" in p.stdout
     arrays4, _ = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1])
     assert not arrays4["model/obs_mean"].any()
 
 
 def test_resume_no_refuses_to_reuse_a_run(train, two_checkpoint_run):
-    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800, "--resume", "no"],
+    p = train(small() + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800, "--resume", "no"],
               check=False)
     assert p.returncode == 2
     assert "already has checkpoints" in p.stderr and len(p.stderr.strip().splitlines()) == 1
@@ -98,7 +99,7 @@ def test_checkpoint_of_other_game_is_refused(train, two_checkpoint_run):
 
 
 def test_mismatched_architecture_checkpoint_is_refused(train, two_checkpoint_run):
-    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800,
+    p = train(small() + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800,
                        "--fc_neurons", 256], check=False)
     assert p.returncode == 2
     assert "fc_neurons 512 (here 256)" in p.stderr and len(p.stderr.strip().splitlines()) == 1
@@ -113,7 +114,7 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(train, two_checkpoint_
     else:
         del data[-1000:]
     newer.write_bytes(bytes(data))
-    p = train(SHORT + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800])
+    p = train(small() + ["--logdir", two_checkpoint_run.parent, "--name", "c", "--total_frames", 800])
     assert {"corrupt": "checksum mismatch", "truncated": "truncated"}[damage] in p.stderr
     assert f"resumed from {older}" in p.stdout
 
@@ -134,7 +135,7 @@ def test_second_run_in_a_busy_run_folder_is_refused(train, tmp_path):
                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        p = train(SHORT + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80], check=False)
+        p = train(small() + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80], check=False)
         assert p.returncode == 2
         line, = p.stderr.strip().splitlines()
         assert f"is in use by another training process (pid {holder.pid} on host" in line
@@ -142,7 +143,7 @@ def test_second_run_in_a_busy_run_folder_is_refused(train, tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    train(SHORT + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80])
+    train(small() + ["--logdir", tmp_path, "--name", "busy", "--total_frames", 80])
     assert (run / "progress.jsonl").exists()
 
 
@@ -178,8 +179,9 @@ def test_log_writes_leave_the_main_thread_and_stay_bounded(tmp_path):
 def test_slow_log_write_does_not_abort_a_healthy_job(tmp_path):
     """Rank 0's first log write stalls 20 s, twice the collective deadline: training goes on, the job
     ends normally with every row written."""
-    p = run_train(SMALL + ["--total_frames", 4000, "--logdir", tmp_path, "--name", "s", "--collective_timeout", 10,
-                           "--comm", "mpi4py"], launcher=[*MPIRUN, "2"], env={"BA3C_FAULT_SLOW_LOG": "20:1"})
+    p = run_train(small("mpi4py") + ["--total_frames", 4000, "--logdir", tmp_path, "--name", "s",
+                                     "--collective_timeout", 10],
+                  launcher=[*MPIRUN, "2"], env={"BA3C_FAULT_SLOW_LOG": "20:1"})
     assert "weights identical on all 2 rank(s)" in p.stdout
     rows = (tmp_path / "s" / "progress.jsonl").read_text().splitlines()
     assert len(rows) >= 2 and '"frames": 4000' in rows[-1]
@@ -198,7 +200,7 @@ def test_training_outlives_its_stdout_reader_and_a_stop_still_checkpoints(tmp_pa
     from conftest import ROOT
 
     def start(name, frames):
-        cmd = [sys.executable, str(ROOT / "train.py"), *map(str, SHORT + ["--logdir", tmp_path, "--name", name,
+        cmd = [sys.executable, str(ROOT / "train.py"), *map(str, small() + ["--logdir", tmp_path, "--name", name,
                                                                        "--total_frames", frames])]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
 
