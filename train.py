@@ -21,7 +21,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,6 +32,22 @@ from ba3c.quiet import quiet_stderr
 from ba3c.run import Stopwatch
 from ba3c.startup import StartupClock
 from mpi.comm import Comm, LaunchError, env_rank, init_comm
+
+if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
+    import numpy as np
+
+    from ba3c.batch_plan import BatchPlan
+    from ba3c.checkpointer import Checkpointer
+    from ba3c.envs import AtariEnvs
+    from ba3c.faults import Faults
+    from ba3c.learner import Learner
+    from ba3c.meter import Meter
+    from ba3c.noise_scale import NoiseScale
+    from ba3c.rollout import Rollout
+    from ba3c.run import Every, NullCheckpointer, NullLog, NullSideWork, Pipeline, RunState
+    from ba3c.runlog import RunLog
+    from ba3c.screen_mean import MeanScreenMeter
+    from ba3c.side import SideWork
 
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
 # et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
@@ -186,26 +202,26 @@ class Run:
     cfg: Config
     comm: Comm
     clock: StartupClock
-    plan: Any  # ba3c.batch_plan.BatchPlan
-    learner: Any  # ba3c.learner.Learner
-    state: Any  # ba3c.run.RunState
-    envs: Any  # ba3c.envs.AtariEnvs, or None for a run already at its budget
-    rollout: Any  # ba3c.rollout.Rollout: the buffers every update refills
-    rng: Any  # numpy Generator: action sampling
-    screen: Any  # ba3c.screen_mean.MeanScreenMeter
-    noise: Any  # ba3c.noise_scale.NoiseScale
-    meter: Any  # ba3c.meter.Meter
-    faults: Any  # ba3c.faults.Faults
+    plan: BatchPlan
+    learner: Learner
+    state: RunState
+    envs: AtariEnvs | None  # None for a run already at its budget
+    rollout: Rollout  # the buffers every update refills
+    rng: np.random.Generator  # action sampling
+    screen: MeanScreenMeter
+    noise: NoiseScale
+    meter: Meter
+    faults: Faults
     stop: StopRequest
-    pipeline: Any  # ba3c.run.Pipeline
+    pipeline: Pipeline
     lr_at: Callable[[float], float]
     beta_at: Callable[[float], float]
-    log_timer: Any  # ba3c.run.Every; never due on other ranks than 0
-    save_timer: Any
-    log: Any  # RunLog on rank 0, NullLog elsewhere
-    side: Any  # SideWork on rank 0, NullSideWork elsewhere
-    checkpointer: Any  # Checkpointer on rank 0, NullCheckpointer elsewhere
-    progress: Any  # Progress: the log line's gather and rank 0's row
+    log_timer: Every  # never due on other ranks than 0
+    save_timer: Every
+    log: RunLog | NullLog
+    side: SideWork | NullSideWork
+    checkpointer: Checkpointer | NullCheckpointer
+    progress: Progress  # the log line's gather and rank 0's row
     metadata: dict = field(default_factory=dict)
     t_start: float = 0.0  # wall clock, minus the wall time of earlier segments
     update_seconds: deque = field(default_factory=lambda: deque(maxlen=100))  # for the automatic deadline

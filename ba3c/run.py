@@ -10,6 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ba3c.rollout import Timing
+from mpi.comm import PendingMean
+
 COUNTERS = ("frames", "updates", "games", "wall_time", "skipped_updates")
 
 
@@ -80,8 +83,8 @@ class RunState:
 
 class InFlight(NamedTuple):
     """One update between its gradients and their application."""
-    pending: Any  # mpi.comm.PendingMean
-    timing: Any  # the rollout's ba3c.rollout.Timing
+    pending: PendingMean
+    timing: Timing
     t_gradients: float  # seconds
     t_start: float  # seconds to start the allreduce (all of it, when synchronous)
 
@@ -95,14 +98,12 @@ class Pipeline:
         self.comm, self.lag, self.fp16_head = comm, lag, fp16_head
         self._queue: deque[InFlight] = deque()
 
-    def start(self, flat, timing, t_gradients: float) -> None:
+    def start(self, flat, timing: Timing, t_gradients: float) -> None:
         """Begin averaging this update's buffer.  # all ranks"""
         watch = Stopwatch()
         if self.lag:
             pending = self.comm.start_allreduce_mean(flat, self.fp16_head)
         else:
-            from mpi.comm import PendingMean
-
             pending = PendingMean(self.comm, value=self.comm.allreduce_mean(flat, self.fp16_head))
         self._queue.append(InFlight(pending, timing, t_gradients, watch.lap()))
 
