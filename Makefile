@@ -14,7 +14,7 @@ SEED    ?= 1
 RESULTS ?= batch
 TARGET  ?= 20
 
-.PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce \
+.PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
 	bench-scaling bench-stragglers bench-node bench-batch scale-study plot-batch showcase slurm-job plot lint clean help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make test-fast        the tests that take seconds (no learning, MPI or Slurm)"
 	@echo "make bench            emulator, network and trainer throughput + ratio to the compute bound"
 	@echo "make bench-env | bench-model | bench-train   the parts of make bench"
+	@echo "make bench-update     one update at 1/4/16 emulators x 5 steps on 1 and 2 cores, split into parts, vs its floor"
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  one fused gradient allreduce at 2-12 ranks: each OpenMPI algorithm, horovod vs mpi4py [ARGS=\"--compression none fp16\"]"
 	@echo "make bench-scaling    trainer time per update on 2 one-core ranks + projection to 64-1,536 ranks, and the"
@@ -92,6 +93,9 @@ bench-model: $(STAMP)
 
 bench-train: $(STAMP)
 	cd benchmarks && ../$(PY) bench_train.py
+
+bench-update: $(STAMP)
+	cd benchmarks && ../$(PY) bench_update.py $(ARGS)
 
 bench-allreduce: $(STAMP)
 	cd benchmarks && ../$(PY) bench_allreduce.py $(ARGS)
