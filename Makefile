@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study plan plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -37,6 +37,8 @@ help:
 	@echo "                      [FRAMES=2e7] [FLAGS='-o rmsprop ...']: another frame budget, extra training flags"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 300 or 40M frames), resumable"
+	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
+	@echo "                      from the scale study (no training)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
@@ -128,6 +130,9 @@ bench-batch: $(STAMP)
 
 scale-study: $(STAMP)
 	benchmarks/scale_study.sh
+
+plan: $(STAMP)
+	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

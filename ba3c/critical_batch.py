@@ -1,0 +1,60 @@
+"""The trade-off between updates and samples to reach a score, as McCandlish et al. 2018 model it
+("An Empirical Model of Large-Batch Training", arXiv:1812.06162, eq. 2.11):
+
+    S(B) = S_min (1 + B_crit / B)        updates to the target at global batch B
+    E(B) = E_min (1 + B / B_crit)        samples to the target, E = B S, E_min = S_min B_crit
+
+S is linear in 1/B (intercept S_min, slope S_min B_crit), so the fit is a least-squares line of the
+measured updates on 1/B. Far below B_crit more samples per update buy nearly proportionally fewer
+updates; far above it they buy almost nothing. Pure NumPy; tests/test_critical_batch.py checks it.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+
+class TradeOff(NamedTuple):
+    s_min: float  # updates to the target at an infinite batch
+    b_crit: float  # the critical batch, samples
+
+    @property
+    def e_min(self) -> float:
+        """Samples to the target at a vanishing batch."""
+        return self.s_min * self.b_crit
+
+    def updates(self, batch: float) -> float:
+        return self.s_min * (1.0 + self.b_crit / batch)
+
+    def samples(self, batch: float) -> float:
+        return batch * self.updates(batch)
+
+
+def fit_tradeoff(points: Sequence[tuple[float, float]]) -> TradeOff:
+    """Least-squares fit of (global batch, updates to the target) points; at least two batches.
+    Raises ValueError when the points do not fit the model (S_min or B_crit not positive)."""
+    batches = np.array([b for b, _ in points], float)
+    updates = np.array([s for _, s in points], float)
+    if len(set(batches.tolist())) < 2:
+        raise ValueError("the fit needs runs at two global batches at least")
+    slope, intercept = np.polyfit(1.0 / batches, updates, 1)
+    if intercept <= 0 or slope <= 0:
+        raise ValueError(f"updates vs 1/batch do not fit S_min (1 + B_crit / B): intercept {intercept:.3g}, "
+                         f"slope {slope:.3g}")
+    return TradeOff(float(intercept), float(slope / intercept))
+
+
+def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,
+                       rng: np.random.Generator | None = None) -> list[TradeOff]:
+    """Fits of resampled studies: at every batch, its runs' updates drawn with replacement (their
+    median is that batch's point). Resamples that do not fit the model are left out."""
+    rng = rng or np.random.default_rng(0)
+    fits = []
+    for _ in range(n):
+        points = [(b, float(np.median(rng.choice(np.asarray(s, float), size=len(s))))) for b, s in runs.items()]
+        try:
+            fits.append(fit_tradeoff(points))
+        except ValueError:
+            continue
+    return fits

@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""A batch plan for N one-core ranks, projected without training: the global batch, the time of one
+update, and the updates, frames and minutes to score(100) targets, with 5-95% ranges.
+
+    python benchmarks/plan.py --np 1536 [--game Breakout] [--targets 20 100 300] [--global_batch B]
+
+- Updates to a target at global batch B: McCandlish et al.'s S(B) = S_min (1 + B_crit / B)
+  (ba3c/critical_batch.py), fitted to the scale study's runs of the current defaults that reached
+  the target (benchmarks/results/scale.jsonl, finished runs, and batch-partial/, runs still going),
+  with a bootstrap over runs for the range. A target reached at fewer than two batches has no fit,
+  and the plan says so instead of guessing.
+- Time per update: the compute fit of the last `make bench-scaling` (one core per rank) times the
+  expected slowest of N ranks (`make bench-stragglers`), plus OpenMPI's allreduce on 10 GbE and
+  InfiniBand EDR, synchronous or with --overlap (benchmarks/time_to_score.py's model).
+Refuses, in one line, a game the study has no runs for."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+from allreduce_model import cost, openmpi_41_choice
+from bench_scaling import NETWORKS
+from time_to_score import load, straggler_factor
+
+from common import RESULTS, ROOT, first_frames, table
+
+sys.path.insert(0, str(ROOT))
+
+
+def study_runs(game: str) -> list[dict]:
+    """The scale study's runs of `game`: the latest record of every run folder, finished or partial."""
+    rows = load("scale") + [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
+    latest: dict[str, dict] = {}
+    for r in rows:
+        if r["game"] == game:
+            latest[r["run_folder"]] = r
+    return list(latest.values())
+
+
+def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:
+    """Updates to the target per global batch, over the runs that reached it."""
+    out: dict[int, list[float]] = {}
+    for r in runs:
+        frames = first_frames(((f, s) for f, s, *_ in r["curve"]), target)
+        if frames is not None:
+            out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
+    return out
+
+
+def update_seconds(ranks: int, rank_batch: int, overlap: bool, network: str) -> float:
+    scaling = [r for r in load("scaling") if "compute_fit_ms" in r][-1]
+    samples = {r["envs"] * r["n_step"]: r["times_ms_sample"] for r in load("stragglers")}
+    c0, c1 = scaling["compute_fit_ms"]
+    t_c = (c0 + c1 * rank_batch) / 1000 * straggler_factor(samples, rank_batch, ranks)
+    size = scaling["gradient_bytes"]
+    alpha, beta = NETWORKS[network]
+    t_ar = cost(openmpi_41_choice(ranks, size), ranks, size, alpha, beta, 1 / (scaling["reduction_GBps"] * 1e9))
+    return t_c + (max(0.0, t_ar - t_c) if overlap else t_ar)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--np", type=int, required=True, help="one-core ranks")
+    p.add_argument("--game", default="Breakout")
+    p.add_argument("--targets", type=float, nargs="+", default=[20, 100, 300])
+    p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
+    a = p.parse_args()
+    from ba3c.batch_plan import plan_batch
+    from ba3c.critical_batch import bootstrap_tradeoff
+    from ba3c.errors import UserError
+    from ba3c.games import resolve_game
+
+    try:
+        game = resolve_game(a.game)
+        plan = plan_batch(a.np, None, None, None, a.global_batch, "auto")
+    except UserError as e:
+        sys.exit(f"error: {e}")
+    runs = study_runs(game)
+    if not runs:
+        sys.exit(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
+                 f"run them first: make scale-study")
+    B = plan.global_batch
+    print(f"{a.np:,} ranks: {plan.summary()}")
+    print(f"study: {len(runs)} run(s) of {game} at global batches "
+          f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
+    rows = []
+    for target in a.targets:
+        by_batch = updates_by_batch(runs, target)
+        fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
+        if len(fits) < 100:
+            print(f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)")
+            continue
+        s = np.array([f.updates(B) for f in fits])
+        for network in NETWORKS:
+            for overlap in (False, True):
+                t = update_seconds(a.np, plan.rank_batch, overlap, network)
+                lo, mid, hi = np.percentile(s, [5, 50, 95])
+                rows.append({"target": target, "network": network, "overlap": overlap, "update_ms": 1000 * t,
+                             "updates": f"{mid:,.0f} ({lo:,.0f}-{hi:,.0f})",
+                             "frames": f"{4 * B * mid / 1e6:.1f}M ({4 * B * lo / 1e6:.1f}-{4 * B * hi / 1e6:.1f})",
+                             "minutes": f"{mid * t / 60:.1f} ({lo * t / 60:.1f}-{hi * t / 60:.1f})"})
+    if rows:
+        print(table(rows, ["target", "network", "overlap", "update_ms", "updates", "frames", "minutes"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""McCandlish et al.'s updates-samples trade-off: the fit against points made from known parameters,
+and against the two recorded batches of the large-batch study the scale issue quotes."""
+import numpy as np
+import pytest
+
+from ba3c.critical_batch import TradeOff, bootstrap_tradeoff, fit_tradeoff
+
+
+def test_fit_recovers_known_parameters_and_e_is_b_times_s():
+    true = TradeOff(s_min=1000.0, b_crit=500.0)
+    fit = fit_tradeoff([(b, true.updates(b)) for b in (80, 320, 1280, 5120)])
+    assert fit.s_min == pytest.approx(1000.0) and fit.b_crit == pytest.approx(500.0)
+    assert fit.e_min == pytest.approx(5e5)
+    assert fit.samples(80) == pytest.approx(80 * fit.updates(80))
+    assert fit.samples(80) == pytest.approx(fit.e_min * (1 + 80 / 500))  # E = E_min (1 + B / B_crit)
+
+
+def test_two_recorded_batches_give_the_quoted_fit():
+    """benchmarks/results/batch.jsonl, Breakout to score(100) 20: batch 80 after 6,519 updates, batch
+    640 after 1,669 (value_coef 0.5, raw screen). B_crit ~ 450, S_min ~ 980, and batch 2,560 is
+    predicted at ~1,150 updates, ~11.8M frames."""
+    fit = fit_tradeoff([(80, 6519), (640, 1669)])
+    assert 440 < fit.b_crit < 470 and 960 < fit.s_min < 990
+    assert fit.updates(2560) == pytest.approx(1150, rel=0.01)
+    assert 4 * fit.samples(2560) == pytest.approx(11.8e6, rel=0.01)
+
+
+def test_points_that_do_not_fit_the_model_are_refused():
+    with pytest.raises(ValueError, match="two global batches"):
+        fit_tradeoff([(80, 100), (80, 120)])
+    with pytest.raises(ValueError, match="do not fit"):
+        fit_tradeoff([(80, 100), (640, 900)])  # more updates at the larger batch
+
+
+def test_bootstrap_spreads_with_the_seeds():
+    true = TradeOff(1000.0, 500.0)
+    rng = np.random.default_rng(1)
+    runs = {b: list(true.updates(b) * rng.lognormal(0, 0.1, 3)) for b in (80, 320, 1280)}
+    fits = bootstrap_tradeoff(runs, n=300, rng=np.random.default_rng(2))
+    lo, hi = np.percentile([f.b_crit for f in fits], [5, 95])
+    assert len(fits) > 250 and lo < 500 < hi and hi / lo < 4
+
+
+def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan import update_seconds, updates_by_batch
+
+    curve = [(f, s, None) for f, s in [(1e6, 5.0), (2e6, 25.0), (3e6, 60.0)]]
+    runs = [{"global_batch": 80, "curve": curve}, {"global_batch": 320, "curve": [(f, s / 2, n) for f, s, n in curve]}]
+    # batch 80 reaches 20 at 2M frames (6,250 updates of 320 frames), batch 320 at 3M; only 80 reaches 50
+    assert updates_by_batch(runs, 20) == {80: [2e6 / 320], 320: [3e6 / 1280]}
+    assert updates_by_batch(runs, 50) == {80: [3e6 / 320]}
+    # the recorded compute fit and straggler sample: a 768-rank update takes longer than a 2-rank one
+    assert update_seconds(768, 5, False, "10GbE TCP") > update_seconds(2, 5, False, "10GbE TCP") > 0
+    p = subprocess.run([sys.executable, "plan.py", "--np", "768", "--game", "Pong"], cwd=ROOT / "benchmarks",
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "the scale study has no runs of pong" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
