@@ -71,15 +71,17 @@ ARCHS = {
 }
 
 
-def feature_shapes(arch: str) -> list[tuple[int, int, int]]:
-    """(height, width, channels) after each conv layer (and its pooling) of an arch, from 84x84x4."""
+def feature_shapes(arch: str, before_pool: bool = False) -> list[tuple[int, int, int]]:
+    """(height, width, channels) after each conv layer (and its pooling, unless before_pool) of an
+    arch, from 84x84x4."""
     channels, h, w = OBS_SHAPE[0], OBS_SHAPE[1], OBS_SHAPE[2]
     out = []
     for _name, kh, kw, channels, stride, pool in ARCHS[arch].layers:
         h, w = (h - kh) // stride + 1, (w - kw) // stride + 1
+        conv = (h, w, channels)
         if pool:
             h, w = h // 2, w // 2
-        out.append((h, w, channels))
+        out.append(conv if before_pool else (h, w, channels))
     return out
 
 

@@ -40,28 +40,14 @@ PARTS = ("act", "env", "collect", "gradient", "apply", "other")
 
 def network_macs(arch: str, model) -> int:
     """Multiply-adds of one forward pass of one frame stack: convolutions, fc layer, both heads."""
-    from ba3c.model import ARCHS
+    from ba3c.model import ARCHS, feature_shapes
 
     macs, channels = 0, 4
-    for (_name, kh, kw, out, _stride, _pool), (h, w, _c) in zip(ARCHS[arch].layers, _conv_outputs(arch)):
+    for (_name, kh, kw, out, _stride, _pool), (h, w, _c) in zip(ARCHS[arch].layers, feature_shapes(arch, True)):
         macs += h * w * out * kh * kw * channels
         channels = out
     fc_in, fc_out = model.vars[-6].shape
     return int(macs + fc_in * fc_out + fc_out * (model.n_actions + 1))
-
-
-def _conv_outputs(arch: str) -> list[tuple[int, int, int]]:
-    """(h, w, c) of each convolution's output before its pooling."""
-    from ba3c.model import ARCHS
-
-    h = w = 84
-    out = []
-    for _name, kh, kw, c, stride, pool in ARCHS[arch].layers:
-        h, w = (h - kh) // stride + 1, (w - kw) // stride + 1
-        out.append((h, w, c))
-        if pool:
-            h, w = h // 2, w // 2
-    return out
 
 
 def flop_rate() -> float:
@@ -107,8 +93,7 @@ def measure(envs: int, updates: int, threads: int) -> dict:
     from ba3c.envs import AtariEnvs
     from ba3c.learner import Control, Learner
     from ba3c.quiet import quiet_stderr
-    from ba3c.rollout import Rollout
-    from ba3c.sampling import sample_actions
+    from ba3c.rollout import Rollout, collect
 
     cfg, _ = parse_config(["--envs_per_rank", str(envs), "--n_step", str(N_STEP), "--threads", str(threads)])
     cfg.finalize()
@@ -120,21 +105,8 @@ def measure(envs: int, updates: int, threads: int) -> dict:
     samples: dict[str, list[float]] = {k: [] for k in (*PARTS, "total")}
     for i in range(updates + 5):
         t0 = time.perf_counter()
-        t_act = t_env = 0.0
-        obs = env.obs
-        for t in range(N_STEP):
-            ta = time.perf_counter()
-            actions = sample_actions(learner.logits(obs), rng)
-            tb = time.perf_counter()
-            rollout.obs[t] = obs
-            res = env.step(actions)
-            tc = time.perf_counter()
-            t_act, t_env = t_act + tb - ta, t_env + tc - tb
-            rollout.actions[t], rollout.rewards[t] = res.actions, env.clip(res.rewards)
-            rollout.dones[t], rollout.truncated[t], rollout.value_mask[t] = res.dones, res.truncated, res.valid
-            rollout.policy_mask[t] = res.valid & ~res.forced
-            obs = res.obs
-        rollout.last_obs[...] = obs
+        timing = collect(env, learner.logits, rng, rollout)  # the trainer's rollout loop, timed by parts
+        t_act, t_env = timing.act, timing.env
         t1 = time.perf_counter()
         flat = learner.gradients(rollout, 0.01, Control())
         flat.numpy()  # the buffer as the allreduce takes it
