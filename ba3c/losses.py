@@ -42,14 +42,17 @@ def clip_gradients(grads: list[tf.Tensor], clip: float, mode: str) -> tuple[list
     """avg_norm: per tensor g * min(1, clip / (||g|| / size(g))), as tf1's clip_by_average_norm used
     by both source projects; global_norm: all tensors scaled by min(1, clip / ||g||_global).
     Returns the clipped gradients and the global norm before clipping."""
-    norm = tf.linalg.global_norm(grads)
+    # One pass over each tensor for its squared norm (l2_loss is sum(g^2) / 2 in one kernel); both the
+    # global norm and the per-tensor norms come from it.
+    sq = [2.0 * tf.nn.l2_loss(g) for g in grads]
+    norm = tf.sqrt(tf.add_n(sq))
     if clip <= 0:
         return grads, norm
     if mode == "global_norm":
-        clipped, _ = tf.clip_by_global_norm(grads, clip, use_norm=norm)
-        return clipped, norm
+        scale = clip / tf.maximum(norm, clip)
+        return [g * scale for g in grads], norm
     out = []
-    for g in grads:
-        avg = tf.norm(g) / tf.cast(tf.size(g), g.dtype)
+    for g, s in zip(grads, sq):
+        avg = tf.sqrt(s) / tf.cast(tf.size(g), g.dtype)
         out.append(g * tf.minimum(1.0, clip / tf.maximum(avg, 1e-12)))
     return out, norm

@@ -39,12 +39,13 @@ class Optimizer(tf.Module):
                                               w -= lr * g / sqrt(v + eps)     (tf1 form, v_0 = 1)"""
         t = self.step.assign_add(1.0)
         if self.kind == "adam":
-            b1, b2 = self.beta1, self.beta2
-            lr_t = lr * tf.sqrt(1.0 - tf.pow(b2, t)) / (1.0 - tf.pow(b1, t))
+            # TensorFlow's fused kernel: the same update (its documented formula is the one above) in
+            # one pass over w, m, v and g per tensor instead of ten elementwise ops with temporaries.
+            b1, b2 = tf.constant(self.beta1), tf.constant(self.beta2)
+            b1_t, b2_t, eps = tf.pow(b1, t), tf.pow(b2, t), tf.constant(self.epsilon)
             for g, w, m, v in zip(grads, variables, self.slots[0], self.slots[1]):
-                m.assign(b1 * m + (1.0 - b1) * g)
-                v.assign(b2 * v + (1.0 - b2) * tf.square(g))
-                w.assign_sub(lr_t * m / (tf.sqrt(v) + self.epsilon))
+                tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=b1_t,
+                                             beta2_power=b2_t, lr=lr, beta1=b1, beta2=b2, epsilon=eps, grad=g)
         else:
             rho = self.rms_decay
             for g, w, v in zip(grads, variables, self.slots[0]):

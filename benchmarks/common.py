@@ -22,6 +22,20 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
+def git_commit() -> str | None:
+    """The checkout's commit, with "+dirty" when it has uncommitted changes (None outside git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:
     """Append one JSON line per row to benchmarks/results/<bench>.jsonl and echo them."""
     RESULTS.mkdir(parents=True, exist_ok=True)

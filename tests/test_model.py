@@ -39,3 +39,22 @@ def test_nature_arch_is_the_nature_cnn():
     assert feature_shapes("nature") == [(20, 20, 32), (9, 9, 64), (7, 7, 64)]
     assert layer_outputs(model, np.zeros((1, 4, 84, 84), np.uint8)) == feature_shapes("nature")
     assert model.num_params() == 1_686_693
+
+
+def test_dense_gradients_equal_tensorflows_own():
+    """The fc layer's hand-written gradient (a faster matmul form) against autodiff of x @ w + b."""
+    from ba3c.model import dense
+
+    rng = np.random.default_rng(0)
+    for batch in (1, 5, 80):
+        x, w, b = (tf.constant(rng.normal(size=s).astype(np.float32)) for s in ((batch, 300), (300, 40), (40,)))
+        dy = tf.constant(rng.normal(size=(batch, 40)).astype(np.float32))
+        grads = []
+        for f in (dense, lambda x, w, b: x @ w + b):
+            with tf.GradientTape() as tape:
+                tape.watch([x, w, b])
+                y = f(x, w, b)
+            grads.append(tape.gradient(y, [x, w, b], output_gradients=dy))
+        np.testing.assert_allclose(dense(x, w, b).numpy(), (x @ w + b).numpy(), rtol=1e-6)
+        for mine, theirs in zip(*grads):
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-4)
