@@ -596,6 +596,19 @@ def record_or_play(cfg: Config) -> int:
     return 0
 
 
+def print_plan(cfg: Config) -> int:
+    """--plan N: the batch plan of these flags at N ranks and its projections (benchmarks/plan.py)."""
+    from ba3c.batch_plan import plan_batch
+
+    if cfg.plan < 1:
+        raise UserError(f"--plan {cfg.plan}: give the number of one-core ranks to plan for, e.g. --plan 768")
+    plan = plan_batch(cfg.plan, cfg.batch_size, cfg.envs_per_rank, cfg.n_step, cfg.global_batch, cfg.lr_scaling)
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+    from plan import report
+
+    return report(cfg.plan, cfg.env, plan, [20, 100, 300])
+
+
 def main(argv: list[str] | None = None) -> int:
     from ba3c.terminal import keep_running_without_a_terminal
 
@@ -617,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     comm: Comm | None = None
     try:
+        if cfg.plan:
+            return print_plan(cfg) if rank == 0 else 0
         configure_threads(cfg)  # before anything (Horovod included) starts TensorFlow's runtime
         clock.mark("tensorflow")
         if cfg.task != "train":

@@ -20,7 +20,7 @@ REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
 # than 80: beyond a few hundred samples an update wastes most of them.
 DEFAULT_GLOBAL_BATCH_CAP = 640
 DEFAULT_LR_SCALING = "none"
-STUDY_REF = "README.md#large-global-batches"
+STUDY_REF = "docs/large-batches.md"
 # Rank r seeds its emulators from seed + 1000 * r, so more than this per rank would replay another
 # rank's games (one process may have more).
 MAX_ENVS_PER_RANK_MULTI = 1000

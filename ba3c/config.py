@@ -34,6 +34,9 @@ class Config:
     task: str = _f("train", "train; eval (play --episodes full games with --load and report scores); "
                    "play (watch in a window); record (one game to --output .gif/.mp4); export (--load "
                    "checkpoint to --output .npz)", choices=("train", "eval", "play", "record", "export"))
+    plan: int = _f(0, "print, without training, the batch plan these flags give N one-core ranks and its "
+                   "projected updates, frames and minutes to score(100) 20/100/300 from the recorded scale "
+                   "study (docs/scaling.md), then exit", "--plan")
     env: str = _f("Breakout", "Atari game. A gymnasium id keeps its registered protocol: 'ALE/Breakout-v5' "
                   "trains with its sticky actions (0.25); 'Breakout-v0' with its sticky actions and a fixed "
                   "frameskip of 4 for gym's random one; 'BreakoutNoFrameskip-v4' and bare names ('Breakout', "

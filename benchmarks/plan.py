@@ -3,6 +3,7 @@
 update, and the updates, frames and minutes to score(100) targets, with 5-95% ranges.
 
     python benchmarks/plan.py --np 1536 [--game Breakout] [--targets 20 100 300] [--global_batch B]
+    python train.py --plan 1536 [the usual batch flags]       (the same, for a run's own flags)
 
 - Updates to a target at global batch B: McCandlish et al.'s S(B) = S_min (1 + B_crit / B)
   (ba3c/critical_batch.py), fitted to the scale study's runs of the current defaults that reached
@@ -60,33 +61,21 @@ def update_seconds(ranks: int, rank_batch: int, overlap: bool, network: str) -> 
     return t_c + (max(0.0, t_ar - t_c) if overlap else t_ar)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--np", type=int, required=True, help="one-core ranks")
-    p.add_argument("--game", default="Breakout")
-    p.add_argument("--targets", type=float, nargs="+", default=[20, 100, 300])
-    p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
-    a = p.parse_args()
-    from ba3c.batch_plan import plan_batch
+def report(ranks: int, game: str, plan, targets: list[float]) -> int:
+    """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
     from ba3c.critical_batch import bootstrap_tradeoff
-    from ba3c.errors import UserError
-    from ba3c.games import resolve_game
 
-    try:
-        game = resolve_game(a.game)
-        plan = plan_batch(a.np, None, None, None, a.global_batch, "auto")
-    except UserError as e:
-        sys.exit(f"error: {e}")
     runs = study_runs(game)
     if not runs:
-        sys.exit(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
-                 f"run them first: make scale-study")
+        print(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
+              f"run them first: make scale-study", file=sys.stderr)
+        return 2
     B = plan.global_batch
-    print(f"{a.np:,} ranks: {plan.summary()}")
+    print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
     rows = []
-    for target in a.targets:
+    for target in targets:
         by_batch = updates_by_batch(runs, target)
         fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
         if len(fits) < 100:
@@ -95,7 +84,7 @@ def main() -> None:
         s = np.array([f.updates(B) for f in fits])
         for network in NETWORKS:
             for overlap in (False, True):
-                t = update_seconds(a.np, plan.rank_batch, overlap, network)
+                t = update_seconds(ranks, plan.rank_batch, overlap, network)
                 lo, mid, hi = np.percentile(s, [5, 50, 95])
                 rows.append({"target": target, "network": network, "overlap": overlap, "update_ms": 1000 * t,
                              "updates": f"{mid:,.0f} ({lo:,.0f}-{hi:,.0f})",
@@ -103,6 +92,26 @@ def main() -> None:
                              "minutes": f"{mid * t / 60:.1f} ({lo * t / 60:.1f}-{hi * t / 60:.1f})"})
     if rows:
         print(table(rows, ["target", "network", "overlap", "update_ms", "updates", "frames", "minutes"]))
+    return 0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--np", type=int, required=True, help="one-core ranks")
+    p.add_argument("--game", default="Breakout")
+    p.add_argument("--targets", type=float, nargs="+", default=[20, 100, 300])
+    p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
+    a = p.parse_args()
+    from ba3c.batch_plan import plan_batch
+    from ba3c.errors import UserError
+    from ba3c.games import resolve_game
+
+    try:
+        game = resolve_game(a.game)
+        plan = plan_batch(a.np, None, None, None, a.global_batch, "auto")
+    except UserError as e:
+        sys.exit(f"error: {e}")
+    sys.exit(report(a.np, game, plan, a.targets))
 
 
 if __name__ == "__main__":

@@ -61,3 +61,25 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
                        capture_output=True, text=True)
     assert p.returncode != 0 and "the scale study has no runs of pong" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
+    """`train.py --plan N` with the usual batch flags: the plan those flags give N ranks, the study it
+    projects from, a line per target (a projection or why there is none), nothing trained or written."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    p = subprocess.run([sys.executable, "train.py", "--plan", "768", "--envs_per_rank", "2", "--logdir", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("768 ranks: global batch 7,680 (768 rank(s) x 2 env(s) x 5 steps)")
+    assert "study: " in p.stdout and "run(s) of breakout" in p.stdout
+    lines = p.stdout.splitlines()
+    for target in ("20", "100", "300"):  # a projection row per network and mode, or the reason there is none
+        assert (f"score {target}: no fit" in p.stdout) != any(line.split()[:1] == [target] for line in lines)
+    assert list(tmp_path.iterdir()) == []  # no run folder: nothing trained
+    bad = subprocess.run([sys.executable, "train.py", "--plan", "768", "-e", "Pong"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no runs of pong" in bad.stderr
