@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study plan plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study plan predict plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -36,7 +36,8 @@ help:
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
 	@echo "                      [FRAMES=2e7] [FLAGS='-o rmsprop ...']: another frame budget, extra training flags"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
-	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 300 or 40M frames), resumable"
+	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 100, then 300 or 40M frames), resumable"
+	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
@@ -133,6 +134,9 @@ scale-study: $(STAMP)
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
+
+predict: $(STAMP)
+	cd benchmarks && ../$(PY) predict.py --global_batch $(BATCH) $(if $(CHECK),--check) $(ARGS)
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # The long runs of the scale study (frames and updates to Breakout score(100) 20 ... 300 per global
-# batch, with the current defaults), one after another. Each run resumes its own folder
-# (benchmarks/runs/), so rerunning this script continues where it stopped; a finished run ends at
-# once. While a run trains, its curve so far is rewritten to benchmarks/results/batch-partial/ every
-# 10 minutes; a finished run is appended to benchmarks/results/scale.jsonl.
-# Batch 5,120 is run only after the fit of the smaller batches has predicted it (docs/large-batches.md).
+# batch, with the current defaults), one after another, in two stages: every run to score 100 first
+# (what the fit for 20, 50 and 100, and so the prediction for batch 5,120, needs), then every run on
+# to 300. Each run resumes its own folder (benchmarks/runs/), so rerunning this script continues
+# where it stopped; a run already at its stage's score ends at once. While a run trains, its curve so
+# far is rewritten to benchmarks/results/batch-partial/ every 10 minutes; each finished stage of a run
+# is appended to benchmarks/results/scale.jsonl.
+# Batch 5,120 trains only once benchmarks/results/prediction-b5120.json is committed
+# (benchmarks/predict.py, docs/large-batches.md): the prediction is on record before the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
 run() {  # global batch, seed, frame budget, score(100) to stop at
   $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale
 }
-run 80 1 4e7 300
-run 1280 1 4e7 300
-run 320 1 4e7 300
-run 80 2 4e7 300
-run 1280 2 4e7 300
+for score in 100 300; do
+  run 80 1 4e7 $score
+  run 1280 1 4e7 $score
+  run 320 1 4e7 $score
+  run 80 2 4e7 $score
+  run 1280 2 4e7 $score
+  if [ $score = 100 ]; then
+    if $PY predict.py --global_batch 5120 --committed; then
+      run 5120 1 6e7 100
+    else
+      echo "batch 5,120 waits for its committed prediction: python benchmarks/predict.py --global_batch 5120, commit, rerun"
+    fi
+  fi
+done

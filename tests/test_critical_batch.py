@@ -83,3 +83,37 @@ def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
     bad = subprocess.run([sys.executable, "train.py", "--plan", "768", "-e", "Pong"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no runs of pong" in bad.stderr
+
+
+def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsys, tmp_path):
+    """benchmarks/predict.py: from synthetic runs that follow S(B) = 1000 (1 + 500 / B) exactly at
+    batches 80, 320 and 1,280, the prediction for 5,120 is that curve's 1,097.7 updates (the 5,120
+    run itself is left out of the fit), and --check calls a measured run within 30% validated."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import predict
+
+    def run(batch, updates_to_20):  # score 20 reached after updates_to_20, 50 after twice as many
+        f20 = 4 * batch * updates_to_20
+        return {"global_batch": batch, "run_folder": f"b{batch}", "frames": 3 * f20,
+                "curve": [(0.5 * f20, 5.0, None), (f20, 20.0, None), (2 * f20, 50.0, None), (3 * f20, 60.0, None)]}
+
+    truth = lambda b: 1000 * (1 + 500 / b)  # noqa: E731
+    runs = [run(b, truth(b)) for b in (80, 320, 1280)] + [run(5120, 1.2 * truth(5120))]
+    monkeypatch.setattr(predict, "study_runs", lambda game: runs)
+    pred = predict.predict("breakout", 5120, [20, 50, 100])
+    assert pred["targets"]["20"]["updates"] == pytest.approx(truth(5120), rel=1e-6)
+    assert pred["targets"]["50"]["updates"] == pytest.approx(2 * truth(5120), rel=1e-6)
+    assert pred["targets"]["20"]["b_crit"] == pytest.approx(500, rel=1e-6)
+    assert "error" in pred["targets"]["100"]  # nobody reached 100: no fit, said so
+    assert [r["global_batch"] for r in pred["runs_used"]] == [80, 320, 1280]
+    import json
+
+    (tmp_path / "p.json").write_text(json.dumps(pred))
+    monkeypatch.setattr(predict, "prediction_path", lambda batch: tmp_path / "p.json")
+    assert predict.check("breakout", 5120) == 0
+    out = capsys.readouterr().out
+    assert "validated" in out and "not validated" not in out  # measured 1.2x the prediction: within 30%
