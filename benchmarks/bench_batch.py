@@ -53,6 +53,9 @@ def summarize(folder: Path) -> dict:
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
     meta = json.loads((folder / "metadata.json").read_text())
     out["git_commit"], out["argv"] = meta.get("git_commit"), meta.get("argv")
+    # Which code trained which frames, when a run was resumed on newer code: (first frame, commit).
+    out["code_history"] = [(s.get("frames_at_start"), s.get("git_commit"))
+                           for s in (*meta.get("earlier_starts", []), meta)]
     out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale")) for r in rows]
     return out
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env python
-"""Draw every run recorded in benchmarks/results/batch.jsonl: mean game score of the last 100 games
+"""Draw every run recorded in benchmarks/results/batch.jsonl (or another --results file): mean game score of the last 100 games
 against frames (left) and the measured gradient noise scale against frames (right), one line per
 game / global batch / learning-rate rule (the newest record of each). Writes docs/batch-study.png.
 
-    python benchmarks/plot_batch.py [--game breakout] [--output docs/batch-study.png]
+    python benchmarks/plot_batch.py [--game breakout] [--output docs/batch-study.png] [--results batch]
+
+With --results other than batch, each line is labelled with its run folder and the code's commit
+(e.g. the learning check of a change against the same run on the code before it).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="breakout")
     p.add_argument("--output", default=str(ROOT / "docs" / "batch-study.png"))
+    p.add_argument("--results", default="batch", help="benchmarks/results/<RESULTS>.jsonl")
     a = p.parse_args()
     import matplotlib
 
@@ -25,14 +29,14 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     runs: dict[tuple, dict] = {}
-    for line in (RESULTS / "batch.jsonl").read_text().splitlines():
+    for line in (RESULTS / f"{a.results}.jsonl").read_text().splitlines():
         r = json.loads(line)
         if r["game"] == a.game:
             # The newest record of each run folder wins (a resumed run is recorded again).
             key = (r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])
             runs[(*key, Path(r["run_folder"]).name)] = r
     if not runs:
-        raise SystemExit(f"no {a.game} runs in {RESULTS / 'batch.jsonl'}; run make bench-batch first")
+        raise SystemExit(f"no {a.game} runs in {RESULTS / (a.results + '.jsonl')}; run make bench-batch first")
     fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 6))
     # Colour = global batch, line style = learning-rate rule, dots = with a warm-up.
     batches = sorted({k[0] for k in runs})
@@ -42,6 +46,8 @@ def main() -> None:
         r = runs[key]
         label = (f"batch {r['global_batch']:,}, lr {r['lr_scaling']}" + (f", warm-up {r['lr_warmup'] / 1e6:g}M" if
                  r["lr_warmup"] else "") + f", value_coef {r['value_coef']:g}, seed {r['seed']}")
+        if a.results != "batch":
+            label = f"{Path(r['run_folder']).name} (code {(r.get('git_commit') or '?')[:7]}): {label}"
         look = dict(color=colour[r["global_batch"]], linestyle=style.get(r["lr_scaling"], "-."), label=label,
                     marker="o" if r["lr_warmup"] else None, markersize=3, markevery=4)
         curve = r["curve"]

@@ -68,6 +68,11 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert arrays3["optimizer/0"] == updates1 + new_updates
     rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
     assert rows[-1]["frames"] == meta3["counters"]["frames"]
+    # metadata.json is the latest start's; the earlier starts (commit, command, first frame) stay in it.
+    meta_now = json.loads((run / "metadata.json").read_text())
+    assert meta_now["frames_at_start"] == meta1["counters"]["frames"]
+    first = meta_now["earlier_starts"][0]
+    assert first["frames_at_start"] == 0 and first["started"] == meta["started"] and first["argv"] == meta["argv"]
     # ...and the smoothed noise scale goes on from its saved state rather than restarting.
     assert meta3["noise_scale"]["n"] == meta1["noise_scale"]["n"] + new_updates
     # The mean screen is fixed once measured.
