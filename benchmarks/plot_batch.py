@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Draw every run recorded in benchmarks/results/batch.jsonl (or another --results file): mean game score of the last 100 games
-against frames (left) and the measured gradient noise scale against frames (right), one line per
-game / global batch / learning-rate rule (the newest record of each). Writes docs/batch-study.png.
+"""Draw every run recorded in benchmarks/results/batch.jsonl (or another --results file): mean game
+score of the last 100 games against frames (left) and the measured gradient noise scale against
+frames (right), one line per game / global batch / learning-rate rule (the newest record of each).
+Writes docs/batch-study.png.
 
     python benchmarks/plot_batch.py [--game breakout] [--output docs/batch-study.png] [--results batch]
 
