@@ -135,10 +135,16 @@ def main() -> None:
           f"on {out['ranks']} rank(s), gradients {out['grad_compression']}{', overlap' if out['overlap'] else ''}: "
           f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
           f"frames to 20/50/100: {out['frames_to_20']}/{out['frames_to_50']}/{out['frames_to_100']}")
-    if a.partial:
+    # A run the trainer left early (Ctrl-C, SIGTERM from a scheduler: it checkpoints and exits 0) is
+    # not finished: keep it as a partial curve and let the rerun resume it.
+    finished = out["frames"] >= int(a.frames) or (a.stop_at_score is not None and any(
+        s is not None and s >= a.stop_at_score for _, s, _ in out["curve"]))
+    if a.partial or (not a.record_only and not finished):
         from common import partial_record
 
         print(f"wrote {partial_record('batch-partial', folder.name, out, {'machine': machine()})}")
+        if not a.partial:
+            sys.exit(f"the run stopped at {out['frames']:,} frames, before its budget or score; rerun to resume")
         return
     record(a.results, [out], {"machine": machine()})
 

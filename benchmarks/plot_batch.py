@@ -43,13 +43,15 @@ def main() -> None:
     batches = sorted({k[0] for k in runs})
     colour = {b: plt.get_cmap("viridis")(i / max(1, len(batches) - 1) * 0.9) for i, b in enumerate(batches)}
     style = {"none": "-", "sqrt": "--", "linear": ":"}
-    for key in sorted(runs):
+    for i, key in enumerate(sorted(runs)):
         r = runs[key]
         label = (f"batch {r['global_batch']:,}, lr {r['lr_scaling']}" + (f", warm-up {r['lr_warmup'] / 1e6:g}M" if
                  r["lr_warmup"] else "") + f", value_coef {r['value_coef']:g}, seed {r['seed']}")
         if a.results != "batch":
             label = f"{Path(r['run_folder']).name} (code {(r.get('git_commit') or '?')[:7]}): {label}"
-        look = dict(color=colour[r["global_batch"]], linestyle=style.get(r["lr_scaling"], "-."), label=label,
+        # Colour = batch in the batch study; one colour per run elsewhere (runs there share a batch).
+        line_colour = colour[r["global_batch"]] if a.results == "batch" else plt.get_cmap("tab10")(i % 10)
+        look = dict(color=line_colour, linestyle=style.get(r["lr_scaling"], "-."), label=label,
                     marker="o" if r["lr_warmup"] else None, markersize=3, markevery=4)
         curve = r["curve"]
         ax_s.plot([c[0] / 1e6 for c in curve if c[1] is not None], [c[1] for c in curve if c[1] is not None], **look)
