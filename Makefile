@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study plan predict plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study plan predict plot-batch showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -37,6 +37,7 @@ help:
 	@echo "                      [FRAMES=2e7] [FLAGS='-o rmsprop ...']: another frame budget, extra training flags"
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 100, then 300 or 40M frames), resumable"
+	@echo "make overlap-study    --overlap vs synchronous to 3M frames: 3 seeds per arm at batch 80, 2 at 1,280 (resumable)"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
@@ -131,6 +132,9 @@ bench-batch: $(STAMP)
 
 scale-study: $(STAMP)
 	benchmarks/scale_study.sh
+
+overlap-study: $(STAMP)
+	benchmarks/overlap_study.sh
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
