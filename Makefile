@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study plan predict plot-batch showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study plan predict plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -42,6 +42,7 @@ help:
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
+	@echo "make plot-scale       docs/scale-study.png and its table: the scale study so far (finished and running runs)"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
 
@@ -141,6 +142,9 @@ plan: $(STAMP)
 
 predict: $(STAMP)
 	cd benchmarks && ../$(PY) predict.py --global_batch $(BATCH) $(if $(CHECK),--check) $(ARGS)
+
+plot-scale: $(STAMP)
+	cd benchmarks && ../$(PY) plot_batch.py --results scale --partial --output ../docs/scale-study.png
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

@@ -23,6 +23,8 @@ def main() -> None:
     p.add_argument("--game", default="breakout")
     p.add_argument("--output", default=str(ROOT / "docs" / "batch-study.png"))
     p.add_argument("--results", default="batch", help="benchmarks/results/<RESULTS>.jsonl")
+    p.add_argument("--partial", action="store_true",
+                   help="also the runs still going (benchmarks/results/batch-partial/, the scale study's)")
     a = p.parse_args()
     import matplotlib
 
@@ -30,8 +32,11 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     runs: dict[tuple, dict] = {}
-    for line in (RESULTS / f"{a.results}.jsonl").read_text().splitlines():
-        r = json.loads(line)
+    path = RESULTS / f"{a.results}.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if a.partial:
+        records += [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
+    for r in sorted(records, key=lambda r: r["time"]):
         if r["game"] == a.game:
             # The newest record of each run folder wins (a resumed run is recorded again).
             key = (r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])
@@ -66,7 +71,8 @@ def main() -> None:
     fig.tight_layout(rect=(0, 0.06 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
     fig.savefig(a.output, dpi=90)
     print(f"wrote {a.output}")
-    print(markdown_table([runs[k] for k in sorted(runs)]))
+    targets = (20, 50, 100, 200, 300) if a.results == "scale" else (20, 50, 100)
+    print(markdown_table([runs[k] for k in sorted(runs)], targets))
 
 
 def at_frames(curve: list, frames: float, col: int):
@@ -78,19 +84,19 @@ def at_frames(curve: list, frames: float, col: int):
     return rows[-1][col] if rows else None
 
 
-def markdown_table(runs: list[dict]) -> str:
+def markdown_table(runs: list[dict], targets: tuple[int, ...] = (20, 50, 100)) -> str:
     from ba3c.noise_scale import format_noise_scale  # ba3c is importable once common has run
 
     def num(v, fmt: str) -> str:
         return "-" if v is None else fmt.format(v)
 
     head = ["global batch", "lr rule", "value_coef", "seed", "frames run", "score @1M", "@2M", "@3M", "@5M", "@10M",
-            "frames to 20", "to 50", "to 100", "noise scale @1M", "@2M", "@end"]
+            f"frames to {targets[0]}", *(f"to {t}" for t in targets[1:]), "noise scale @1M", "@2M", "@end"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         c = r["curve"]
         rule = r["lr_scaling"] + (f" + warm-up {r['lr_warmup'] / 1e6:g}M" if r["lr_warmup"] else "")
-        to = [None if r.get(f"frames_to_{t}") is None else r[f"frames_to_{t}"] / 1e6 for t in (20, 50, 100)]
+        to = [None if r.get(f"frames_to_{t}") is None else r[f"frames_to_{t}"] / 1e6 for t in targets]
         cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", str(r["seed"]), f"{r['frames'] / 1e6:.2f}M",
                  *(num(at_frames(c, f, 1), "{:.1f}") for f in (1e6, 2e6, 3e6, 5e6, 10e6)),
                  *(num(t, "{:.2f}M") for t in to),
