@@ -43,7 +43,11 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
                           "git_commit": r.get("git_commit")} for r in runs]}
     for target in targets:
         by_batch = updates_by_batch(runs, target)
-        entry: dict = {"updates_by_batch": {str(b): s for b, s in sorted(by_batch.items())}}
+        # The measured gradient noise scale where runs reached the target, beside the fit's B_crit
+        # (McCandlish et al. find B_simple >= B_crit on Atari).
+        noise = [n for r in runs if (n := noise_at(r["curve"], target)) is not None]
+        entry: dict = {"updates_by_batch": {str(b): s for b, s in sorted(by_batch.items())},
+                       "noise_scale_at_target": float(np.median(noise)) if noise else None}
         if len(by_batch) < 2:
             entry["error"] = f"reached at batch(es) {sorted(by_batch) or 'none'}; the fit needs two"
         else:
@@ -57,6 +61,14 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
                           "bootstrap_fits": len(fits)})
         out["targets"][f"{target:g}"] = entry
     return out
+
+
+def noise_at(curve: list, target: float) -> float | None:
+    """The first logged noise scale (> 0) at or after the frame where the curve reached the target."""
+    reached = first_frames(((f, s) for f, s, *_ in curve), target)
+    if reached is None:
+        return None
+    return next((n for f, _, n in curve if f >= reached and n is not None and n > 0), None)
 
 
 def committed(path) -> bool:
@@ -109,9 +121,10 @@ def main() -> None:
         sys.exit(f"error: {path.name} is already committed; a pre-registered prediction is not rewritten "
                  f"(check it with --check)")
     pred = predict(a.game, a.global_batch, a.targets)
-    rows = [{"target": t, **{k: e.get(k) for k in ("b_crit", "s_min", "updates", "frames")},
+    rows = [{"target": t, **{k: e.get(k) for k in ("b_crit", "noise_scale_at_target", "s_min", "updates", "frames")},
              "updates_5_95": e.get("updates_5_95"), "note": e.get("error", "")} for t, e in pred["targets"].items()]
-    print(table(rows, ["target", "b_crit", "s_min", "updates", "updates_5_95", "frames", "note"]))
+    print(table(rows, ["target", "b_crit", "noise_scale_at_target", "s_min", "updates", "updates_5_95", "frames",
+                       "note"]))
     missing = [t for t, e in pred["targets"].items() if "error" in e]
     if missing:
         sys.exit(f"error: no fit yet for score(s) {', '.join(missing)}; nothing written (let the study's other "

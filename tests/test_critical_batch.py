@@ -99,7 +99,8 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     def run(batch, updates_to_20):  # score 20 reached after updates_to_20, 50 after twice as many
         f20 = 4 * batch * updates_to_20
         return {"global_batch": batch, "run_folder": f"b{batch}", "frames": 3 * f20,
-                "curve": [(0.5 * f20, 5.0, None), (f20, 20.0, None), (2 * f20, 50.0, None), (3 * f20, 60.0, None)]}
+                "curve": [(0.5 * f20, 5.0, None), (f20, 20.0, None), (1.1 * f20, 21.0, batch * 2.0),
+                          (2 * f20, 50.0, None), (3 * f20, 60.0, None)]}
 
     truth = lambda b: 1000 * (1 + 500 / b)  # noqa: E731
     runs = [run(b, truth(b)) for b in (80, 320, 1280)] + [run(5120, 1.2 * truth(5120))]
@@ -109,6 +110,8 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     assert pred["targets"]["50"]["updates"] == pytest.approx(2 * truth(5120), rel=1e-6)
     assert pred["targets"]["20"]["b_crit"] == pytest.approx(500, rel=1e-6)
     assert "error" in pred["targets"]["100"]  # nobody reached 100: no fit, said so
+    # the noise scale logged next after each run reached 20 (2 x its batch here), median over runs
+    assert pred["targets"]["20"]["noise_scale_at_target"] == float(np.median([160, 640, 2560]))
     assert [r["global_batch"] for r in pred["runs_used"]] == [80, 320, 1280]
     import json
 
