@@ -30,12 +30,19 @@ from common import RESULTS, ROOT, first_frames, table
 sys.path.insert(0, str(ROOT))
 
 
+def is_scale_run(r: dict) -> bool:
+    """A run of the scale study's flags: synchronous, float32 gradients, no learning-rate rule or
+    warm-up. batch-partial/ also holds other studies' runs still going (e.g. --overlap's)."""
+    return (not r.get("overlap") and r.get("grad_compression", "none") == "none"
+            and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup"))
+
+
 def study_runs(game: str) -> list[dict]:
     """The scale study's runs of `game`: the latest record of every run folder, finished or partial."""
     rows = load("scale") + [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
     latest: dict[str, dict] = {}
-    for r in rows:
-        if r["game"] == game:
+    for r in sorted(rows, key=lambda r: r["time"]):
+        if r["game"] == game and is_scale_run(r):
             latest[r["run_folder"]] = r
     return list(latest.values())
 

@@ -48,7 +48,12 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     from conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import update_seconds, updates_by_batch
+    from plan import is_scale_run, update_seconds, updates_by_batch
+
+    # other studies' runs still going (their snapshots share batch-partial/) stay out of the fit
+    assert is_scale_run({"overlap": False, "grad_compression": "none", "lr_scaling": "none", "lr_warmup": 0.0})
+    assert not is_scale_run({"overlap": True}) and not is_scale_run({"grad_compression": "fp16"})
+    assert not is_scale_run({"lr_scaling": "sqrt"}) and not is_scale_run({"lr_warmup": 5e5})
 
     curve = [(f, s, None) for f, s in [(1e6, 5.0), (2e6, 25.0), (3e6, 60.0)]]
     runs = [{"global_batch": 80, "curve": curve}, {"global_batch": 320, "curve": [(f, s / 2, n) for f, s, n in curve]}]
