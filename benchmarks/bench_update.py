@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, git_commit, machine, record, table
+from common import ROOT, machine, record, table
 
 N_STEP = 5
 PARTS = ("act", "env", "collect", "gradient", "apply", "other")
@@ -181,6 +181,8 @@ def main() -> None:
           f"GB/s ({rows[0]['threads']} thread), Nature CNN {rows[0]['macs_per_frame_stack'] / 1e6:.2f}M MACs per "
           f"frame stack, {rows[0]['params']:,} parameters")
     print(table(flat, ["threads", "batch", "update_ms", *PARTS, "floor_ms", "measured/floor"]))
+    from ba3c.runlog import git_commit
+
     record("update", rows, {"machine": machine(), "git_commit": git_commit()})
 
 

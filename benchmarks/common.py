@@ -12,6 +12,7 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -20,20 +21,6 @@ def machine() -> dict[str, Any]:
 
     return {"host": platform.node(), "cores": available_cores(), "cpu_count": os.cpu_count(),
             "python": platform.python_version()}
-
-
-def git_commit() -> str | None:
-    """The checkout's commit, with "+dirty" when it has uncommitted changes (None outside git)."""
-    import subprocess
-
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
 
 
 def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:

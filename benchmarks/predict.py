@@ -23,7 +23,7 @@ import time
 import numpy as np
 from plan import study_runs, updates_by_batch
 
-from common import RESULTS, ROOT, first_frames, git_commit, table
+from common import RESULTS, ROOT, first_frames, table
 
 sys.path.insert(0, str(ROOT))
 TOLERANCE = 0.30
@@ -35,6 +35,7 @@ def prediction_path(batch: int):
 
 def predict(game: str, batch: int, targets: list[float]) -> dict:
     from ba3c.critical_batch import bootstrap_tradeoff, fit_tradeoff
+    from ba3c.runlog import git_commit
 
     runs = [r for r in study_runs(game) if int(r["global_batch"]) != batch]
     out = {"game": game, "global_batch": batch, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
