@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import ba3c  # noqa: E402,F401  (before NumPy: it sets NumPy's BLAS threads)
 
 
 def run_train(args, timeout=600, env=None, launcher=(), check=True):
