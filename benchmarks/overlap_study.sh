@@ -25,3 +25,6 @@ run 80 3  # the third synchronous seed at 80; the others are recorded below
 for f in runs/learncheck-b80-s1 runs/breakout-b80-none-s2 runs/breakout-b1280-none-s1 runs/breakout-b1280-none-s2; do
   if [ -d "$f" ]; then $PY bench_batch.py --record-only --folder "$f" --results overlap; fi
 done
+# The verdict: frames to 20 per arm and seed, and where the --overlap mean lies against the
+# synchronous seeds' range (benchmarks/overlap_decision.py).
+$PY overlap_decision.py --json results/overlap-decision.json

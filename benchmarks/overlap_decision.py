@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""The overlap study's verdict: frames to Breakout score(100) 20 and the score at 3M frames, per
+global batch and arm (--overlap or synchronous), from benchmarks/results/overlap.jsonl.
+
+    python benchmarks/overlap_decision.py [--results overlap] [--target 20] [--json out.json]
+
+Only runs of today's defaults count: recorded on or after DEFAULTS_SINCE (the mean screen became
+the default then; the study's earlier records trained on the raw screen), with the scale study's
+flags apart from --overlap (no learning-rate rule or warm-up, float32 gradients), the newest record
+of each run folder. A run that never reached the target within its frames counts as reaching it
+at its last frame, so its arm's mean is a lower bound (marked >=).
+
+The rule (the overlap issue's): --overlap's cost is inside the seed spread at a batch when the mean
+frames to the target of the --overlap arm is not above the synchronous arm's range over seeds. Not
+above at every batch studied: overlap may become the default for multi-rank runs."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+
+from common import RESULTS, first_frames
+
+DEFAULTS_SINCE = "2026-11-25"
+AT_FRAMES = 3e6
+
+
+@dataclass(frozen=True)
+class Arm:
+    batch: int
+    overlap: bool
+    seeds: tuple[int, ...]
+    frames_to: tuple[float, ...]  # per seed; a run that did not reach the target: its last frame
+    reached: tuple[bool, ...]
+    score_at: tuple[float | None, ...]  # score(100) at AT_FRAMES per seed
+
+    @property
+    def mean(self) -> float:
+        return sum(self.frames_to) / len(self.frames_to)
+
+    @property
+    def censored(self) -> bool:
+        return not all(self.reached)
+
+
+def study_runs(records: list[dict], game: str = "breakout") -> list[dict]:
+    """The newest record of each run folder that trained today's defaults with the study's flags."""
+    latest: dict[str, dict] = {}
+    for r in sorted(records, key=lambda r: r["time"]):
+        if (r["game"] == game and r["time"] >= DEFAULTS_SINCE and r.get("lr_scaling", "none") == "none"
+                and not r.get("lr_warmup") and r.get("grad_compression", "none") == "none"):
+            latest[r["run_folder"]] = r
+    return list(latest.values())
+
+
+def score_at(curve: list, frames: float) -> float | None:
+    rows = [c for c in curve if c[0] <= frames * 1.02 and c[1] is not None]
+    return rows[-1][1] if rows and curve[-1][0] >= frames * 0.98 else None
+
+
+def arms(runs: list[dict], target: float) -> list[Arm]:
+    groups: dict[tuple[int, bool], list[dict]] = {}
+    for r in runs:
+        groups.setdefault((int(r["global_batch"]), bool(r.get("overlap"))), []).append(r)
+    out = []
+    for (batch, overlap), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["seed"])
+        firsts = [first_frames(((c[0], c[1]) for c in r["curve"]), target) for r in rs]
+        out.append(Arm(batch, overlap, tuple(r["seed"] for r in rs),
+                       tuple(f if f is not None else r["frames"] for f, r in zip(firsts, rs)),
+                       tuple(f is not None for f in firsts), tuple(score_at(r["curve"], AT_FRAMES) for r in rs)))
+    return out
+
+
+def verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str]:
+    """(cost in frames: overlap mean - synchronous mean; where the overlap mean lies against the
+    synchronous seeds' range: 'below', 'inside' or 'above'). Only 'above' is a cost beyond the spread."""
+    low, high = min(synchronous.frames_to), max(synchronous.frames_to)
+    where = "below" if overlapped.mean < low else "above" if overlapped.mean > high else "inside"
+    return overlapped.mean - synchronous.mean, where
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", default="overlap")
+    p.add_argument("--target", type=float, default=20)
+    p.add_argument("--json", default=None, help="also write the table and verdicts here")
+    a = p.parse_args()
+    path = RESULTS / f"{a.results}.jsonl"
+    records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    found = arms(study_runs(records), a.target)
+    if not found:
+        raise SystemExit(f"no runs of today's defaults in {path}; run make overlap-study first")
+    t = f"{a.target:g}"
+    print(f"| global batch | arm | seeds | frames to {t} per seed | mean | range | score(100) @3M per seed |")
+    print("|---|---|---|---|---|---|---|")
+    for arm in found:
+        per_seed = ", ".join(f"{f / 1e6:.2f}M" + ("" if ok else " (not reached)")
+                             for f, ok in zip(arm.frames_to, arm.reached))
+        scores = ", ".join("-" if s is None else f"{s:.1f}" for s in arm.score_at)
+        print(f"| {arm.batch:,} | {'--overlap' if arm.overlap else 'synchronous'} | "
+              f"{', '.join(map(str, arm.seeds))} | {per_seed} | {'>=' if arm.censored else ''}{arm.mean / 1e6:.2f}M | "
+              f"{min(arm.frames_to) / 1e6:.2f}-{max(arm.frames_to) / 1e6:.2f}M | {scores} |")
+    verdicts = {}
+    for batch in sorted({arm.batch for arm in found}):
+        pair = {arm.overlap: arm for arm in found if arm.batch == batch}
+        if len(pair) < 2:
+            print(f"batch {batch:,}: only the {'--overlap' if True in pair else 'synchronous'} arm so far")
+            continue
+        cost, where = verdict(pair[True], pair[False])
+        verdicts[batch] = {"cost_frames": cost, "against_synchronous_range": where,
+                           "seeds": {"overlap": len(pair[True].seeds), "synchronous": len(pair[False].seeds)}}
+        print(f"batch {batch:,}: --overlap needs {cost / 1e6:+.2f}M frames to {t} on average "
+              f"({len(pair[True].seeds)} vs {len(pair[False].seeds)} seeds): "
+              f"its mean is {where} the synchronous seeds' range")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"target": a.target, "arms": [arm.__dict__ for arm in found],
+                       "verdicts": {str(b): v for b, v in verdicts.items()}}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

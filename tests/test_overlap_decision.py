@@ -1,0 +1,42 @@
+"""The overlap study's verdict (benchmarks/overlap_decision.py) on made-up runs: which records
+count, frames to the target per arm, and where the --overlap mean lies against the synchronous seeds."""
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from overlap_decision import arms, study_runs, verdict  # noqa: E402
+
+
+def run(batch, seed, overlap, reach_at, frames=3_000_000, time="2026-12-05T00:00:00", **kw):
+    """A record whose score(100) climbs 0 -> 40 linearly to `frames`, crossing 20 at reach_at
+    (None: stays at 10)."""
+    curve = [(f, (20 * f / reach_at) if reach_at else 10.0, None) for f in range(0, frames + 1, 100_000)]
+    return {"game": "breakout", "time": time, "global_batch": batch, "seed": seed, "overlap": overlap,
+            "frames": frames, "curve": curve, "run_folder": f"b{batch}-s{seed}-{overlap}", "lr_scaling": "none",
+            "lr_warmup": 0.0, "grad_compression": "none", **kw}
+
+
+def test_only_todays_defaults_and_the_newest_record_of_a_folder_count():
+    old = run(80, 1, True, 2.2e6, time="2026-11-24T00:00:00")
+    warm = run(80, 2, True, 1.0e6, lr_warmup=1e6)
+    first, newer = run(80, 3, True, 2.0e6, time="2026-12-05T00:00:00"), run(80, 3, True, 1.5e6, time="2026-12-06")
+    kept = study_runs([old, warm, first, newer])
+    assert kept == [newer]
+
+
+def test_arms_frames_to_target_and_a_run_that_never_reached_it():
+    rs = [run(80, 1, False, 1.5e6), run(80, 2, False, 2.0e6), run(80, 1, True, 1.8e6), run(80, 2, True, None)]
+    sync, over = arms(rs, 20)
+    assert (sync.overlap, over.overlap) == (False, True)
+    assert sync.frames_to == (1.5e6, 2.0e6) and sync.reached == (True, True) and not sync.censored
+    assert over.frames_to == (1.8e6, 3.0e6) and over.reached == (True, False) and over.censored
+    assert over.score_at == (40 * 3 / 3.6, 10.0)  # score(100) at 3M frames: 20 x 3.0 / 1.8, and the flat run
+
+
+def test_verdict_places_the_overlap_mean_against_the_synchronous_range():
+    sync = arms([run(80, s, False, f) for s, f in ((1, 1.4e6), (2, 1.6e6), (3, 2.0e6))], 20)[0]
+    for frames, where in ((1.3e6, "below"), (1.9e6, "inside"), (2.1e6, "above")):
+        over = arms([run(80, 1, True, frames)], 20)[0]
+        cost, got = verdict(over, sync)
+        assert got == where and abs(cost - (frames - 1.6666666e6)) < 1e3
