@@ -93,6 +93,26 @@ def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snaps
     return proc.returncode
 
 
+def evaluate_last(folder: Path, game: str, games: int) -> dict:
+    """The standard protocol's `games`-game evaluation of the folder's last checkpoint (train.py
+    --task eval), written beside the run as eval-<checkpoint>.json; returns its summary."""
+    from ba3c.checkpoint import list_checkpoints
+
+    ckpts = list_checkpoints(folder / "checkpoints")
+    if not ckpts:
+        sys.exit(f"{folder} has no checkpoint to evaluate")
+    out = folder / f"eval-{ckpts[-1].stem}.json"
+    if not out.exists():  # a rerun reuses the evaluation of the same checkpoint
+        subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "eval", "--load", str(ckpts[-1]), "-e", game,
+                        "--episodes", str(games), "--output", str(out)], cwd=ROOT, check=True)
+    e = json.loads(out.read_text())
+    updates = int(ckpts[-1].stem.split("-")[1])  # checkpoints are named by update
+    rows = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x.strip()]
+    frames = next((r["frames"] for r in rows if r["updates"] == updates), None)
+    return {"eval_checkpoint": ckpts[-1].name, "eval_frames": frames, "eval_games": e["games"], "eval_mean": e["mean"],
+            "eval_std": e["std"], "eval_median": e["median"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="Breakout")
@@ -113,6 +133,9 @@ def main() -> None:
     p.add_argument("--partial", action="store_true",
                    help="with --record-only: write the run's curve so far to benchmarks/results/batch-partial/"
                         "<run>.json (replaced each time), for runs still going")
+    p.add_argument("--eval_games", type=int, default=0,
+                   help="once the run is finished, evaluate its last checkpoint over this many games (standard "
+                        "protocol) and put the result in its record; 0 = none")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
     compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
@@ -146,6 +169,10 @@ def main() -> None:
         if not a.partial:
             sys.exit(f"the run stopped at {out['frames']:,} frames, before its budget or score; rerun to resume")
         return
+    if a.eval_games:
+        out.update(evaluate_last(folder, a.game, a.eval_games))
+        print(f"evaluation of {out['eval_checkpoint']}: mean {out['eval_mean']:.1f} (std {out['eval_std']:.1f}) "
+              f"over {out['eval_games']} games")
     record(a.results, [out], {"machine": machine()})
 
 

@@ -1,18 +1,19 @@
 """The trainer really learns: on real Breakout, a short run's policy beats the random policy by a
 wide margin.
 
-Budget: 1.0M frames on one thread (`--threads 1`): `make test` runs a second pytest worker beside it
+Budget: 0.8M frames on one thread (`--threads 1`): `make test` runs a second pytest worker beside it
 on a 2-core machine, and two TensorFlow threads fighting that worker for the cores cost more CPU per
 update than one (a 16 x 5 update takes ~223 core-ms on one thread, ~308 on two; `make
-bench-update`), which made this test ~16 of the suite's ~25 minutes. Breakout's random policy scores ~1.3
-per game (all five lives, FIRE pressed after a lost life, as in training). On the raw screen the
-trainer reached a mean of 7.7 and 8.2 over its last 100 games at 1.0M frames in two runs recorded in
-the README's batch study (7.0 in a third; 6.1 with value_coef 0.5), and at 0.7M it was still at ~2.7,
-which is why the budget is not smaller; with the mean screen (the default since 2026-11-25) two seed-0
-runs read 16.4 and 10.5 at 1.0M (models/README.md, "The mean screen"). We require at least 2.5x the
-random score measured in this same test: under half of what was measured, and still a gap many
-standard errors wide (random-policy game scores have std ~1.2, so the mean of 100 games has a
-standard error of ~0.12)."""
+bench-update`). Even so this test is half of the suite's CPU time (1,145 s of ~2,200 in a fresh-clone
+`make test` of 2026-12-04), which is why its budget is as small as the curves allow. Breakout's random
+policy scores ~1.3 per game (all five lives, FIRE pressed after a lost life, as in training). With
+today's defaults (mean screen) this very run (seed 0, one thread) read 3.2 / 6.6 / 7.9 / 10.9 / 13.3
+at 0.5 / 0.6 / 0.7 / 0.8 / 1.0M frames in that fresh-clone run; other seeds and thread counts read
+9.9, 5.7 and 5.6 at 0.8M (benchmarks/runs: learncheck-b80-s1, breakout-b80-none-s1-overlap, and
+breakout-b80-none-s1 on the code before 5deed6f) but only 3.4-7.5 at 0.7M, which is why the budget is
+not smaller. We require at least 2x the random score measured in this same test: under half of the
+lowest of those at 0.8M, and still a gap many standard errors wide (random-policy game scores have
+std ~1.2, so the mean of 100 games has a standard error of ~0.12)."""
 import json
 
 import numpy as np
@@ -22,7 +23,7 @@ from ba3c.evaluate import play_games
 from conftest import run_train
 
 pytestmark = pytest.mark.slow
-FRAMES = 1_000_000
+FRAMES = 800_000
 
 
 def test_breakout_beats_random_policy(tmp_path):
@@ -35,5 +36,5 @@ def test_breakout_beats_random_policy(tmp_path):
     print(f"random policy {random_mean:.2f} over 60 games; trained {trained:.2f} (last 100 games) "
           f"at {rows[-1]['frames']:,} frames")
     assert random_mean < 3.0
-    assert trained >= 2.5 * random_mean, (trained, random_mean)
+    assert trained >= 2 * random_mean, (trained, random_mean)
     assert rows[-1]["train_life_return"] > rows[0]["train_life_return"]
