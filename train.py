@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import signal
 import sys
@@ -405,18 +404,7 @@ def announce(run: Run, threads: int, env_seed: int) -> dict:
              "protocol": {**cfg.protocol(), "env_id": cfg.env_id, "description": cfg.describe_protocol()},
              "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
     run.log.write_json("config.json", cfg.to_dict())
-    meta = {**metadata(world), "frames_at_start": run.state.counters["frames"]}
-    # A resumed run keeps what its earlier starts ran (commit, command, from which frame), so a curve
-    # that spans code changes says so.
-    old_path = Path(cfg.logdir) / cfg.name / "metadata.json"
-    try:
-        old = json.loads(old_path.read_text()) if old_path.exists() else None
-    except (OSError, ValueError):
-        old = None
-    if old:
-        meta["earlier_starts"] = [*old.get("earlier_starts", []),
-                                  {k: old.get(k) for k in ("started", "git_commit", "frames_at_start", "argv")}]
-    run.log.write_json("metadata.json", meta)
+    meta = run.log.write_metadata({**metadata(world), "frames_at_start": run.state.counters["frames"]})
     say(comm, f"BA3C {cfg.env} ({run.learner.model.n_actions} actions) | {comm.size} rank(s) via {comm.backend} | "
               f"{cfg.arch} net {run.learner.num_params:,} params | {threads} thread(s)/rank | env seeds "
               f"{env_seed}+1000*rank | run folder {Path(cfg.logdir) / cfg.name}")
@@ -617,7 +605,7 @@ def print_plan(cfg: Config) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
     from plan import report
 
-    return report(cfg.plan, cfg.env, plan, [20, 100, 300])
+    return report(cfg.plan, cfg.env, plan)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,6 +173,20 @@ class RunLog:
 
         self.writer.submit(lambda: write_json_atomic(self.folder / name, obj), droppable=False)
 
+    def write_metadata(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """metadata.json of this start; returns what it wrote. A resumed run keeps what its earlier
+        starts ran (commit, command, from which frame) under earlier_starts, so a curve that spans
+        code changes says so."""
+        try:
+            old = json.loads((self.folder / "metadata.json").read_text())
+        except (OSError, ValueError):  # a new run, or a file a crash left unreadable
+            old = None
+        if old:
+            meta = {**meta, "earlier_starts": [*old.get("earlier_starts", []), {
+                k: old.get(k) for k in ("started", "git_commit", "frames_at_start", "argv")}]}
+        self.write_json("metadata.json", meta)
+        return meta
+
     def tensorboard(self):
         if self._tb is None:
             import tensorflow as tf

@@ -68,7 +68,10 @@ def update_seconds(ranks: int, rank_batch: int, overlap: bool, network: str) -> 
     return t_c + (max(0.0, t_ar - t_c) if overlap else t_ar)
 
 
-def report(ranks: int, game: str, plan, targets: list[float]) -> int:
+TARGETS = (20.0, 100.0, 300.0)  # the scores a plan projects unless told otherwise
+
+
+def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
     """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
     from ba3c.critical_batch import bootstrap_tradeoff
 
@@ -106,7 +109,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--np", type=int, required=True, help="one-core ranks")
     p.add_argument("--game", default="Breakout")
-    p.add_argument("--targets", type=float, nargs="+", default=[20, 100, 300])
+    p.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
     p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
     a = p.parse_args()
     from ba3c.batch_plan import plan_batch
