@@ -12,7 +12,11 @@ at its last frame, so its arm's mean is a lower bound (marked >=).
 
 The rule (the overlap issue's): --overlap's cost is inside the seed spread at a batch when the mean
 frames to the target of the --overlap arm is not above the synchronous arm's range over seeds. Not
-above at every batch studied: overlap may become the default for multi-rank runs."""
+above at every batch studied: overlap may become the default for multi-rank runs. Either way it prints
+where --overlap wins in minutes to the target: at N ranks its update is faster by the time model's
+ratio (benchmarks/plan.py: compute fit, stragglers, allreduce on 10 GbE / InfiniBand), and it wins
+when that ratio exceeds its frames ratio (overlap mean / synchronous mean, at the studied batch
+nearest the plan's global batch)."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +84,30 @@ def verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str]:
     return overlapped.mean - synchronous.mean, where
 
 
+def minutes_table(verdicts: dict, means: dict, ranks_list: tuple[int, ...] = (64, 256, 768, 1536)) -> list[dict]:
+    """Per rank count and network: the update-time gain of --overlap and its frames cost; prints a table."""
+    if not verdicts:
+        return []
+    from plan import update_seconds
+
+    from ba3c.batch_plan import plan_batch
+    from common import table
+
+    rows = []
+    for ranks in ranks_list:
+        plan = plan_batch(ranks)
+        batch = min(verdicts, key=lambda b: abs(b - plan.global_batch))
+        frames_ratio = means[(batch, True)] / means[(batch, False)]
+        for network in ("10GbE TCP", "100Gb InfiniBand EDR"):
+            sync, over = (update_seconds(ranks, plan.rank_batch, o, network) for o in (False, True))
+            rows.append({"ranks": ranks, "global_batch": plan.global_batch, "network": network,
+                         "update_ms_sync": round(1000 * sync, 1), "update_ms_overlap": round(1000 * over, 1),
+                         "speedup": round(sync / over, 3), "frames_ratio": round(frames_ratio, 3),
+                         "from_batch": batch, "overlap_wins": sync / over > frames_ratio})
+    print(table(rows, list(rows[0])))
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", default="overlap")
@@ -113,10 +141,11 @@ def main() -> None:
         print(f"batch {batch:,}: --overlap needs {cost / 1e6:+.2f}M frames to {t} on average "
               f"({len(pair[True].seeds)} vs {len(pair[False].seeds)} seeds): "
               f"its mean is {where} the synchronous seeds' range")
+    wins = minutes_table(verdicts, {(arm.batch, arm.overlap): arm.mean for arm in found})
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"target": a.target, "arms": [arm.__dict__ for arm in found],
-                       "verdicts": {str(b): v for b, v in verdicts.items()}}, f, indent=1)
+                       "verdicts": {str(b): v for b, v in verdicts.items()}, "minutes": wins}, f, indent=1)
 
 
 if __name__ == "__main__":

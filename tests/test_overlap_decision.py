@@ -40,3 +40,13 @@ def test_verdict_places_the_overlap_mean_against_the_synchronous_range():
         over = arms([run(80, 1, True, frames)], 20)[0]
         cost, got = verdict(over, sync)
         assert got == where and abs(cost - (frames - 1.6666666e6)) < 1e3
+
+
+def test_minutes_table_weighs_the_update_speedup_against_the_frames_cost():
+    from overlap_decision import minutes_table
+
+    free = minutes_table({80: {}}, {(80, True): 1.5e6, (80, False): 1.5e6}, ranks_list=(768,))
+    ten_gbe = next(r for r in free if r["network"] == "10GbE TCP")
+    assert ten_gbe["speedup"] > 1 and ten_gbe["overlap_wins"]  # no frames cost: the faster update wins
+    costly = minutes_table({80: {}}, {(80, True): 3.0e6, (80, False): 1.5e6}, ranks_list=(768,))
+    assert not any(r["overlap_wins"] for r in costly)  # twice the frames: no network hides that much
