@@ -42,7 +42,8 @@ help:
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
-	@echo "make plot-scale       docs/scale-study.png and its table: the scale study so far (finished and running runs)"
+	@echo "make plot-scale       docs/scale-study.png and its table: the scale study so far (finished and running runs),"
+	@echo "                      and docs/scale-tradeoff.png: updates vs samples to each score with the fitted curves"
 	@echo "make slurm-job NODES=.. TASKS=.. CPUS_PER_TASK=.. TIME=.. ARGS='..' [STAGE=/tmp]   render an sbatch file"
 	@echo "make plot RUN=runs/<name>   learning curve PNG;  make lint   ruff"
 
@@ -145,6 +146,7 @@ predict: $(STAMP)
 
 plot-scale: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --results scale --partial --output ../docs/scale-study.png
+	cd benchmarks && ../$(PY) plot_tradeoff.py --game $(GAME)
 
 plot-batch: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --game $$(../$(PY) -c "import sys; sys.path.insert(0, '..'); \

@@ -1,9 +1,12 @@
 """McCandlish et al.'s updates-samples trade-off: the fit against points made from known parameters,
 and against the two recorded batches of the large-batch study the scale issue quotes."""
+import sys
+
 import numpy as np
 import pytest
 
 from ba3c.critical_batch import TradeOff, bootstrap_tradeoff, fit_tradeoff
+from conftest import ROOT
 
 
 def test_fit_recovers_known_parameters_and_e_is_b_times_s():
@@ -45,7 +48,6 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     import subprocess
     import sys
 
-    from conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from plan import is_scale_run, update_seconds, updates_by_batch
@@ -74,7 +76,6 @@ def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
 
     p = subprocess.run([sys.executable, "train.py", "--plan", "768", "--envs_per_rank", "2", "--logdir", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -96,7 +97,6 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     run itself is left out of the fit), and --check calls a measured run within 30% validated."""
     import sys
 
-    from conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import predict
@@ -125,3 +125,13 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     assert predict.check("breakout", 5120) == 0
     out = capsys.readouterr().out
     assert "validated" in out and "not validated" not in out  # measured 1.2x the prediction: within 30%
+
+
+def test_tradeoff_plot_curve_is_samples_equal_batch_times_updates():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plot_tradeoff import curve
+
+    fit = TradeOff(s_min=1000.0, b_crit=450.0)
+    e, s = curve(fit, np.array([80.0, 450.0, 5120.0]))
+    assert np.allclose(s, [fit.updates(80), 2000.0, fit.updates(5120)])  # the knee: S = 2 S_min at B_crit
+    assert np.allclose(e, [80 * s[0], 2 * fit.e_min, 5120 * s[2]])
