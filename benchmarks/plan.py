@@ -69,6 +69,18 @@ def update_seconds(ranks: int, rank_batch: int, overlap: bool, network: str) -> 
 
 
 TARGETS = (20.0, 100.0, 300.0)  # the scores a plan projects unless told otherwise
+ENVS_SEARCHED = range(1, 65)  # emulators per rank the batch-plan search considers
+
+
+def best_envs(ranks: int, fit, network: str, overlap: bool = False, n_step: int = 5) -> tuple[int, float]:
+    """The emulators per rank that reach the fit's target in the fewest seconds at `ranks` ranks:
+    argmin over e of S(ranks e n_step) x t(e n_step), with S the fitted updates and t the time model's
+    update. More emulators buy fewer updates (below B_crit) but a longer update. Returns (e, seconds)."""
+    def seconds(e: int) -> float:
+        return fit.updates(ranks * e * n_step) * update_seconds(ranks, e * n_step, overlap, network)
+
+    e = min(ENVS_SEARCHED, key=seconds)
+    return e, seconds(e)
 
 
 def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
@@ -102,7 +114,32 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
                              "minutes": f"{mid * t / 60:.1f} ({lo * t / 60:.1f}-{hi * t / 60:.1f})"})
     if rows:
         print(table(rows, ["target", "network", "overlap", "update_ms", "updates", "frames", "minutes"]))
+        print_best_envs(ranks, plan, runs, sorted({r["target"] for r in rows}))
     return 0
+
+
+def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) -> None:
+    """The batch plan that minimises minutes rather than frames, per target (the fit of the medians),
+    against this plan; and how much the best emulators per rank grow from the first target to the last."""
+    from ba3c.critical_batch import fit_tradeoff
+
+    rows, best = [], {}
+    for target in targets:
+        fit = fit_tradeoff([(b, float(np.median(s))) for b, s in updates_by_batch(runs, target).items()])
+        for network in NETWORKS:
+            e, sec = best_envs(ranks, fit, network, n_step=plan.n_step)
+            here = fit.updates(plan.global_batch) * update_seconds(ranks, plan.rank_batch, False, network)
+            best[(target, network)] = e
+            rows.append({"target": target, "network": network, "best_envs_per_rank": e,
+                         "global_batch": ranks * e * plan.n_step, "minutes": round(sec / 60, 1),
+                         f"minutes_at_{plan.envs_per_rank}_envs": round(here / 60, 1)})
+    print(f"fewest minutes (synchronous; emulators per rank searched {ENVS_SEARCHED.start}-{ENVS_SEARCHED.stop - 1}):")
+    print(table(rows, list(rows[0])))
+    if len(targets) > 1:
+        for network in NETWORKS:
+            first, last = best[(targets[0], network)], best[(targets[-1], network)]
+            print(f"{network}: the best emulators per rank go from {first} (score {targets[0]:g}) to {last} "
+                  f"(score {targets[-1]:g}): x{last / first:.1f}")
 
 
 def main() -> None:

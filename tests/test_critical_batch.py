@@ -48,7 +48,6 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     import subprocess
     import sys
 
-
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from plan import is_scale_run, update_seconds, updates_by_batch
 
@@ -135,3 +134,30 @@ def test_tradeoff_plot_curve_is_samples_equal_batch_times_updates():
     e, s = curve(fit, np.array([80.0, 450.0, 5120.0]))
     assert np.allclose(s, [fit.updates(80), 2000.0, fit.updates(5120)])  # the knee: S = 2 S_min at B_crit
     assert np.allclose(e, [80 * s[0], 2 * fit.e_min, 5120 * s[2]])
+
+
+def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    tiny, mid, big = (TradeOff(1000.0, b) for b in (1.0, 2000.0, 8000.0))
+    assert plan.best_envs(256, tiny, "10GbE TCP")[0] == 1  # nothing to gain from samples: the shortest update
+    e_mid, e_big = plan.best_envs(256, mid, "10GbE TCP")[0], plan.best_envs(256, big, "10GbE TCP")[0]
+    assert 1 < e_mid < e_big  # a larger critical batch pays for more emulators
+    assert plan.best_envs(1536, big, "10GbE TCP")[0] < e_big  # more ranks reach it with fewer each
+    e, sec = plan.best_envs(256, mid, "10GbE TCP")
+    assert sec == pytest.approx(mid.updates(256 * e * 5) * plan.update_seconds(256, e * 5, False, "10GbE TCP"))
+
+    # report(): a study whose B_crit grows from score 20 to 300 prints the growth of the best plan
+    runs = []
+    for b in (80, 320, 1280):
+        f20, f300 = 4 * b * TradeOff(1000, 500).updates(b), 4 * b * TradeOff(5000, 5000).updates(b)
+        runs.append({"global_batch": b, "curve": [(0.0, 0.0, None), (f20, 20.0, None), (f300, 300.0, None)]})
+    monkeypatch.setattr(plan, "study_runs", lambda game: runs)
+    assert plan.report(256, "breakout", plan_batch(256), (20.0, 300.0)) == 0
+    out = capsys.readouterr().out
+    assert "fewest minutes" in out and "the best emulators per rank go from" in out
+    growth = [float(line.rsplit("x", 1)[1]) for line in out.splitlines() if "the best emulators per rank go" in line]
+    assert growth and all(g >= 2 for g in growth)
