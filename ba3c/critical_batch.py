@@ -45,6 +45,11 @@ def fit_tradeoff(points: Sequence[tuple[float, float]]) -> TradeOff:
     return TradeOff(float(intercept), float(slope / intercept))
 
 
+def fit_medians(runs: dict[float, Sequence[float]]) -> TradeOff:
+    """The fit of each batch's median updates over its runs (the point a bootstrap spreads around)."""
+    return fit_tradeoff([(b, float(np.median(np.asarray(s, float)))) for b, s in runs.items()])
+
+
 def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,
                        rng: np.random.Generator | None = None) -> list[TradeOff]:
     """Fits of resampled studies: at every batch, its runs' updates drawn with replacement (their

@@ -121,11 +121,11 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
 def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) -> None:
     """The batch plan that minimises minutes rather than frames, per target (the fit of the medians),
     against this plan; and how much the best emulators per rank grow from the first target to the last."""
-    from ba3c.critical_batch import fit_tradeoff
+    from ba3c.critical_batch import fit_medians
 
     rows, best = [], {}
     for target in targets:
-        fit = fit_tradeoff([(b, float(np.median(s))) for b, s in updates_by_batch(runs, target).items()])
+        fit = fit_medians(updates_by_batch(runs, target))
         for network in NETWORKS:
             e, sec = best_envs(ranks, fit, network, n_step=plan.n_step)
             here = fit.updates(plan.global_batch) * update_seconds(ranks, plan.rank_batch, False, network)

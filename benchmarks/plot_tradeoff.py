@@ -37,7 +37,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ba3c.critical_batch import bootstrap_tradeoff, fit_tradeoff
+    from ba3c.critical_batch import bootstrap_tradeoff, fit_medians
     from ba3c.games import resolve_game
 
     game = resolve_game(a.game)
@@ -56,7 +56,7 @@ def main() -> None:
         every += pts
         label = f"score {target:g}"
         if len(by_batch) >= 2:
-            fit = fit_tradeoff([(b, float(np.median(s))) for b, s in by_batch.items()])
+            fit = fit_medians(by_batch)
             fits = bootstrap_tradeoff(by_batch, n=500)
             e, s = curve(fit, batches)
             ax.plot(e, s, color=colour)

@@ -34,7 +34,7 @@ def prediction_path(batch: int):
 
 
 def predict(game: str, batch: int, targets: list[float]) -> dict:
-    from ba3c.critical_batch import bootstrap_tradeoff, fit_tradeoff
+    from ba3c.critical_batch import bootstrap_tradeoff, fit_medians
     from ba3c.runlog import git_commit
 
     runs = [r for r in study_runs(game) if int(r["global_batch"]) != batch]
@@ -52,7 +52,7 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
         if len(by_batch) < 2:
             entry["error"] = f"reached at batch(es) {sorted(by_batch) or 'none'}; the fit needs two"
         else:
-            point = fit_tradeoff([(b, float(np.median(s))) for b, s in by_batch.items()])
+            point = fit_medians(by_batch)
             fits = bootstrap_tradeoff(by_batch, n=1000)
             s = np.array([f.updates(batch) for f in fits])
             lo, hi = np.percentile(s, [5, 95])
