@@ -23,6 +23,9 @@ import argparse
 import json
 from dataclasses import dataclass
 
+from plan import is_scale_run
+from plot_batch import at_frames
+
 from common import RESULTS, first_frames
 
 DEFAULTS_SINCE = "2026-11-25"
@@ -51,15 +54,10 @@ def study_runs(records: list[dict], game: str = "breakout") -> list[dict]:
     """The newest record of each run folder that trained today's defaults with the study's flags."""
     latest: dict[str, dict] = {}
     for r in sorted(records, key=lambda r: r["time"]):
-        if (r["game"] == game and r["time"] >= DEFAULTS_SINCE and r.get("lr_scaling", "none") == "none"
-                and not r.get("lr_warmup") and r.get("grad_compression", "none") == "none"):
+        # the scale study's flags apart from --overlap
+        if r["game"] == game and r["time"] >= DEFAULTS_SINCE and is_scale_run({**r, "overlap": False}):
             latest[r["run_folder"]] = r
     return list(latest.values())
-
-
-def score_at(curve: list, frames: float) -> float | None:
-    rows = [c for c in curve if c[0] <= frames * 1.02 and c[1] is not None]
-    return rows[-1][1] if rows and curve[-1][0] >= frames * 0.98 else None
 
 
 def arms(runs: list[dict], target: float) -> list[Arm]:
@@ -72,7 +70,7 @@ def arms(runs: list[dict], target: float) -> list[Arm]:
         firsts = [first_frames(((c[0], c[1]) for c in r["curve"]), target) for r in rs]
         out.append(Arm(batch, overlap, tuple(r["seed"] for r in rs),
                        tuple(f if f is not None else r["frames"] for f, r in zip(firsts, rs)),
-                       tuple(f is not None for f in firsts), tuple(score_at(r["curve"], AT_FRAMES) for r in rs)))
+                       tuple(f is not None for f in firsts), tuple(at_frames(r["curve"], AT_FRAMES, 1) for r in rs)))
     return out
 
 
