@@ -96,7 +96,7 @@ def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snaps
 def evaluate_last(folder: Path, game: str, games: int) -> dict:
     """The standard protocol's `games`-game evaluation of the folder's last checkpoint (train.py
     --task eval), written beside the run as eval-<checkpoint>.json; returns its summary."""
-    from ba3c.checkpoint import list_checkpoints
+    from ba3c.checkpoint import list_checkpoints, load
 
     ckpts = list_checkpoints(folder / "checkpoints")
     if not ckpts:
@@ -106,9 +106,7 @@ def evaluate_last(folder: Path, game: str, games: int) -> dict:
         subprocess.run([sys.executable, str(ROOT / "train.py"), "--task", "eval", "--load", str(ckpts[-1]), "-e", game,
                         "--episodes", str(games), "--output", str(out)], cwd=ROOT, check=True)
     e = json.loads(out.read_text())
-    updates = int(ckpts[-1].stem.split("-")[1])  # checkpoints are named by update
-    rows = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x.strip()]
-    frames = next((r["frames"] for r in rows if r["updates"] == updates), None)
+    frames = load(ckpts[-1])[1]["counters"]["frames"]
     return {"eval_checkpoint": ckpts[-1].name, "eval_frames": frames, "eval_games": e["games"], "eval_mean": e["mean"],
             "eval_std": e["std"], "eval_median": e["median"]}
 
