@@ -23,10 +23,11 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from plan import is_scale_run
+from bench_scaling import NETWORKS
+from plan import is_scale_run, update_seconds
 from plot_batch import at_frames
 
-from common import RESULTS, first_frames
+from common import RESULTS, first_frames, table
 
 DEFAULTS_SINCE = "2026-11-25"
 AT_FRAMES = 3e6
@@ -86,17 +87,14 @@ def minutes_table(verdicts: dict, means: dict, ranks_list: tuple[int, ...] = (64
     """Per rank count and network: the update-time gain of --overlap and its frames cost; prints a table."""
     if not verdicts:
         return []
-    from plan import update_seconds
-
     from ba3c.batch_plan import plan_batch
-    from common import table
 
     rows = []
     for ranks in ranks_list:
         plan = plan_batch(ranks)
         batch = min(verdicts, key=lambda b: abs(b - plan.global_batch))
         frames_ratio = means[(batch, True)] / means[(batch, False)]
-        for network in ("10GbE TCP", "100Gb InfiniBand EDR"):
+        for network in NETWORKS:
             sync, over = (update_seconds(ranks, plan.rank_batch, o, network) for o in (False, True))
             rows.append({"ranks": ranks, "global_batch": plan.global_batch, "network": network,
                          "update_ms_sync": round(1000 * sync, 1), "update_ms_overlap": round(1000 * over, 1),
