@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, first_frames, machine, record
+from common import ROOT, SCALE_TARGETS, first_frames, machine, record
 
 RUNS = ROOT / "benchmarks" / "runs"
 
@@ -46,7 +46,7 @@ def summarize(folder: Path) -> dict:
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False)}
-    for t in (20, 50, 100, 200, 300):
+    for t in SCALE_TARGETS:
         f = first_frames(((r["frames"], r.get("score_mean100")) for r in rows), t)
         out[f"frames_to_{t}"] = f
         at = next((r for r in rows if r["frames"] == f), None)

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+SCALE_TARGETS = (20, 50, 100, 200, 300)  # the score(100) targets the batch studies record frames to
 sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from common import RESULTS, ROOT
+from common import RESULTS, ROOT, SCALE_TARGETS
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
     fig.tight_layout(rect=(0, 0.06 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
     fig.savefig(a.output, dpi=90)
     print(f"wrote {a.output}")
-    targets = (20, 50, 100, 200, 300) if a.results == "scale" else (20, 50, 100)
+    targets = SCALE_TARGETS if a.results == "scale" else SCALE_TARGETS[:3]
     print(markdown_table([runs[k] for k in sorted(runs)], targets))
 
 

@@ -15,9 +15,7 @@ import argparse
 import numpy as np
 from plan import study_runs, updates_by_batch
 
-from common import ROOT, table
-
-TARGETS = (20.0, 50.0, 100.0, 200.0, 300.0)
+from common import ROOT, SCALE_TARGETS, table
 
 
 def curve(fit, batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +27,7 @@ def curve(fit, batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="Breakout")
-    p.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
+    p.add_argument("--targets", type=float, nargs="+", default=list(SCALE_TARGETS))
     p.add_argument("--output", default=str(ROOT / "docs" / "scale-tradeoff.png"))
     a = p.parse_args()
     import matplotlib
