@@ -19,8 +19,8 @@ done
 run 80 3
 run 80 2
 for seed in 1 2; do
+  run 1280 $seed  # first: the scale study trains on from the same folder
   run 1280 $seed --overlap
-  run 1280 $seed
 done
 if [ -d runs/learncheck-b80-s1 ]; then
   $PY bench_batch.py --record-only --folder runs/learncheck-b80-s1 --results overlap
