@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study plan predict plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan predict plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -38,6 +38,8 @@ help:
 	@echo "make bench-batch BATCH=2560 FRAMES=5e6 RULE=none WARMUP=0 [GAME=..] [RANKS=1 SEED=1 RESULTS=batch]  large-batch study run (resumes)"
 	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 100, then 300 or 40M frames), resumable"
 	@echo "make overlap-study    --overlap vs synchronous to 3M frames: 3 seeds per arm at batch 80, 2 at 1,280 (resumable)"
+	@echo "make defaults-screen [FRAMES=5e6]  candidate default flags x Boxing, Breakout, Space Invaders, Pong, one"
+	@echo "                      run at a time (resumable); make screen-table: frames to each game's threshold, end score"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
@@ -137,6 +139,12 @@ scale-study: $(STAMP)
 
 overlap-study: $(STAMP)
 	benchmarks/overlap_study.sh
+
+defaults-screen: $(STAMP)
+	cd benchmarks && ../$(PY) defaults_screen.py run --frames $(FRAMES)
+
+screen-table: $(STAMP)
+	cd benchmarks && ../$(PY) defaults_screen.py table --json results/screen-table.json
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)

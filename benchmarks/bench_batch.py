@@ -10,7 +10,7 @@ in tests/test_distributed.py), so a big job's global batch is studied here as on
 --ranks K trains under `mpirun -np K` instead (one thread per rank), for what only several ranks
 have: e.g. `--ranks 2 --results compression -- --grad_compression fp16` measures the learning cost of
 16-bit gradients. The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>
-[-r<K>][-fp16][-overlap]; the trainer resumes it, so an interrupted study continues where it stopped.
+[-r<K>][-fp16][-overlap][-<tag>]; the trainer resumes it, so an interrupted study continues where it stopped.
 --record-only records what a folder holds now.
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ RUNS = ROOT / "benchmarks" / "runs"
 
 
 def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: int = 1,
-             compression: str = "none", overlap: bool = False) -> str:
+             compression: str = "none", overlap: bool = False, tag: str = "") -> str:
     return (f"{game.lower()}-b{batch}-{rule}" + (f"-w{warmup:g}" if warmup else "") + f"-s{seed}"
             + (f"-r{ranks}" if ranks > 1 else "") + ("" if compression == "none" else f"-{compression}")
-            + ("-overlap" if overlap else ""))
+            + ("-overlap" if overlap else "") + (f"-{tag}" if tag else ""))
 
 
 def summarize(folder: Path) -> dict:
@@ -45,7 +45,8 @@ def summarize(folder: Path) -> dict:
            "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
-           "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False)}
+           "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False),
+           "entropy": last.get("entropy"), "value_std": last.get("value_std")}
     for t in SCALE_TARGETS:
         f = first_frames(((r["frames"], r.get("score_mean100")) for r in rows), t)
         out[f"frames_to_{t}"] = f
@@ -68,9 +69,11 @@ def last_row(folder: Path) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float) -> int:
-    """Run the trainer; every snapshot_minutes record its curve so far; end it (SIGTERM: it checkpoints
-    and exits 0) once score(100) reaches stop_at_score. A resumed run already there ends at once."""
+def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float,
+                labels: dict | None = None) -> int:
+    """Run the trainer; every snapshot_minutes record its curve so far (with `labels`); end it (SIGTERM:
+    it checkpoints and exits 0) once score(100) reaches stop_at_score. A resumed run already there ends
+    at once."""
     import signal
     import time
 
@@ -88,7 +91,8 @@ def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snaps
             proc.send_signal(signal.SIGTERM)
             stopped = True
         if time.time() >= next_snapshot and row:
-            partial_record("batch-partial", folder.name, summarize(folder), {"machine": machine()})
+            partial_record("batch-partial", folder.name, {**summarize(folder), **(labels or {})},
+                           {"machine": machine()})
             next_snapshot = time.time() + 60 * snapshot_minutes
     return proc.returncode
 
@@ -122,6 +126,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="per rank; 0 = all cores for one rank, 1 with --ranks")
     p.add_argument("--ranks", type=int, default=1, help="train under mpirun -np RANKS")
     p.add_argument("--results", default="batch", help="append to benchmarks/results/<RESULTS>.jsonl")
+    p.add_argument("--tag", default="", help="a name for the extra train.py flags after --: it ends the run "
+                   "folder's name and is kept in the record (e.g. a candidate of the defaults screen)")
     p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
     p.add_argument("--folder", default=None, help="with --record-only: a run folder made elsewhere")
     p.add_argument("--stop_at_score", type=float, default=None,
@@ -139,7 +145,8 @@ def main() -> None:
     compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
     folder = Path(a.folder).resolve() if a.folder else RUNS / run_name(a.game, a.global_batch, a.lr_scaling,
                                                                          a.lr_warmup, a.seed, a.ranks, compression,
-                                                                         "--overlap" in extra)
+                                                                         "--overlap" in extra, a.tag)
+    labels = {"tag": a.tag, "flags": extra} if a.tag else {}
     if not a.record_only:
         threads = a.threads or (1 if a.ranks > 1 else 0)
         launcher = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(a.ranks)] if a.ranks > 1 else []
@@ -148,10 +155,10 @@ def main() -> None:
                "--seed", str(a.seed), "--threads", str(threads), "--logdir", str(RUNS), "--name", folder.name,
                "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none", *extra]
         print("running:", " ".join(cmd), flush=True)
-        code = train_until(cmd, folder, a.stop_at_score, a.snapshot_minutes)
+        code = train_until(cmd, folder, a.stop_at_score, a.snapshot_minutes, labels)
         if code != 0:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
-    out = summarize(folder)
+    out = {**summarize(folder), **labels}
     print(f"{out['game']} global batch {out['global_batch']:,} rule {out['lr_scaling']} warm-up {out['lr_warmup']:g} "
           f"on {out['ranks']} rank(s), gradients {out['grad_compression']}{', overlap' if out['overlap'] else ''}: "
           f"{out['frames']:,} frames, score(100) {out['score_mean100']}, noise scale {out['noise_scale']}, "
