@@ -148,11 +148,13 @@ def print_table(a) -> None:
     if not rows:
         print("no screen runs recorded yet: make defaults-screen")
         return
-    shown = [{**x, "frames": f"{x['frames'] / 1e6:.2f}M", "end_score": "-" if x["end_score"] is None else x["end_score"],
-              "frames_to_threshold": "-" if x["frames_to_threshold"] is None else f"{x['frames_to_threshold'] / 1e6:.2f}M",
-              "end_human_normalized": "-" if x["end_human_normalized"] is None else f"{100 * x['end_human_normalized']:.1f}%",
-              "entropy_of_uniform": "-" if x["entropy_of_uniform"] is None else f"{x['entropy_of_uniform']:.2f}"}
-             for x in rows]
+    def fmt(v, form: str) -> str:
+        return "-" if v is None else form.format(v)
+
+    shown = [{**x, "frames": fmt(x["frames"] / 1e6, "{:.2f}M"), "end_score": fmt(x["end_score"], "{:.1f}"),
+              "frames_to_threshold": fmt(x["frames_to_threshold"] and x["frames_to_threshold"] / 1e6, "{:.2f}M"),
+              "end_human_normalized": fmt(x["end_human_normalized"] and 100 * x["end_human_normalized"], "{:.1f}%"),
+              "entropy_of_uniform": fmt(x["entropy_of_uniform"], "{:.2f}")} for x in rows]
     print(f"threshold: score(100) {THRESHOLD_FRACTION:.0%} of the way from random play to human; end: mean "
           f"score(100) over the last {END_FRACTION:.0%} of the frames; entropy as a fraction of the uniform policy's")
     print(table(shown, ["game", "candidate", "seed", "frames", "threshold", "frames_to_threshold", "end_score",
