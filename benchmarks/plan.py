@@ -3,6 +3,8 @@
 update, and the updates, frames and minutes to score(100) targets, with 5-95% ranges.
 
     python benchmarks/plan.py --np 1536 [--game Breakout] [--targets 20 100 300] [--global_batch B]
+    python benchmarks/plan.py --np 64 --noise_proxy   (before two batches reach a target: the best
+        emulators per rank per 1M frames of each run, with its live noise scale standing in for B_crit)
     python train.py --plan 1536 [the usual batch flags]       (the same, for a run's own flags)
 
 - Updates to a target at global batch B: McCandlish et al.'s S(B) = S_min (1 + B_crit / B)
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from allreduce_model import cost, openmpi_41_choice
@@ -28,6 +31,7 @@ from time_to_score import load, straggler_factor
 from common import RESULTS, ROOT, first_frames, table
 
 sys.path.insert(0, str(ROOT))
+from ba3c.critical_batch import TradeOff  # noqa: E402
 
 
 def is_scale_run(r: dict) -> bool:
@@ -142,12 +146,47 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
                   f"(score {targets[-1]:g}): x{last / first:.1f}")
 
 
+def noise_windows(run: dict, window: float = 1e6) -> list[tuple[float, float, float | None]]:
+    """(first frame, median noise scale B_simple, mean score(100)) of each `window` frames of a run's
+    curve that logged at least 5 positive noise-scale readings (single readings swing by 10x)."""
+    out = []
+    last = run["curve"][-1][0] if run["curve"] else 0
+    for lo in np.arange(0.0, last, window):
+        rows = [(s, n) for f, s, n, *_ in run["curve"] if lo <= f < lo + window]
+        noise = [n for _, n in rows if n is not None and n > 0]
+        scores = [s for s, _ in rows if s is not None]
+        if len(noise) >= 5:
+            out.append((float(lo), float(np.median(noise)), float(np.mean(scores)) if scores else None))
+    return out
+
+
+def print_noise_proxy(ranks: int, runs: list[dict], n_step: int = 5) -> None:
+    """The minutes-minimising emulators per rank along each run, from its live noise scale as B_crit
+    (McCandlish et al. find B_simple >= B_crit on Atari, so this leans to larger batches): whether the
+    best plan grows during training before the fit of two batches can say so."""
+    rows = []
+    for r in sorted(runs, key=lambda r: (r["global_batch"], r["seed"])):
+        for lo, b_simple, score in noise_windows(r):
+            proxy = TradeOff(s_min=1.0, b_crit=b_simple)
+            rows.append({"run": Path(r["run_folder"]).name, "frames": f"{lo / 1e6:.0f}-{lo / 1e6 + 1:.0f}M",
+                         "score": "-" if score is None else round(score, 1), "B_simple": round(b_simple),
+                         **{f"best_envs {n}": best_envs(ranks, proxy, n, n_step=n_step)[0] for n in NETWORKS}})
+    if not rows:
+        print("no run has 5 noise-scale readings in any 1M frames yet")
+        return
+    print(f"{ranks:,} ranks: emulators per rank (searched {ENVS_SEARCHED.start}-{ENVS_SEARCHED.stop - 1}) that "
+          f"minimise (1 + B_simple / B) x t(B) per 1M frames, B_simple = median of the window's readings")
+    print(table(rows, list(rows[0])))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--np", type=int, required=True, help="one-core ranks")
     p.add_argument("--game", default="Breakout")
     p.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
     p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
+    p.add_argument("--noise_proxy", action="store_true",
+                   help="instead: the best emulators per rank along each study run, from its live noise scale")
     a = p.parse_args()
     from ba3c.batch_plan import plan_batch
     from ba3c.errors import UserError
@@ -158,6 +197,11 @@ def main() -> None:
         plan = plan_batch(a.np, None, None, None, a.global_batch, "auto")
     except UserError as e:
         sys.exit(f"error: {e}")
+    if a.noise_proxy:
+        runs = study_runs(game)
+        if not runs:
+            sys.exit(f"error: the scale study has no runs of {game}; run them first: make scale-study")
+        return print_noise_proxy(a.np, runs, plan.n_step)
     sys.exit(report(a.np, game, plan, a.targets))
 
 

@@ -161,3 +161,24 @@ def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsy
     assert "fewest minutes" in out and "the best emulators per rank go from" in out
     growth = [float(line.rsplit("x", 1)[1]) for line in out.splitlines() if "the best emulators per rank go" in line]
     assert growth and all(g >= 2 for g in growth)
+
+
+def test_noise_proxy_windows_and_the_plan_they_would_pick(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    # 3M frames, a reading every 50k: B_simple 100 in the first 1M, 8,000 in the second (one wild
+    # reading of 1e6 and a non-positive one among them), too few readings in the third.
+    curve = [(f, f / 1e5, 100.0) for f in range(0, 1_000_000, 50_000)]
+    curve += [(f, 20.0, 1e6 if f == 1_050_000 else -5.0 if f == 1_100_000 else 8000.0)
+              for f in range(1_000_000, 2_000_000, 50_000)]
+    curve += [(f, 30.0, 500.0 if f < 2_200_000 else None) for f in range(2_000_000, 3_000_001, 50_000)]
+    windows = plan.noise_windows({"curve": curve})
+    assert [w[0] for w in windows] == [0.0, 1e6]  # the third has 4 readings: skipped
+    assert windows[0][1] == 100.0 and windows[1][1] == 8000.0  # medians: the wild reading does not move it
+    assert windows[0][2] == pytest.approx(np.mean([f / 1e5 for f in range(0, 1_000_000, 50_000)]))
+    run = {"run_folder": "runs/x", "global_batch": 80, "seed": 1, "curve": curve}
+    plan.print_noise_proxy(256, [run])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("x ")]
+    early, late = int(rows[0][4]), int(rows[1][4])  # best emulators per rank on 10 GbE
+    assert early == plan.best_envs(256, TradeOff(1.0, 100.0), "10GbE TCP")[0] and late > early
