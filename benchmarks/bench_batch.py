@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, SCALE_TARGETS, first_frames, machine, record
+from common import RESULTS, ROOT, SCALE_TARGETS, first_frames, machine, record
 
 RUNS = ROOT / "benchmarks" / "runs"
 
@@ -97,6 +97,17 @@ def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snaps
     return proc.returncode
 
 
+def recorded_at_budget(results: str, name: str, frames: int) -> dict | None:
+    """The record of run `name` in results/<results>.jsonl that reached `frames`, if any: the proof
+    that a run whose folder is gone (a new machine) need not be trained again."""
+    path = RESULTS / f"{results}.jsonl"
+    if not path.exists():
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    done = [r for r in rows if Path(r.get("run_folder", "")).name == name and r.get("frames", 0) >= frames]
+    return done[-1] if done else None
+
+
 def evaluate_last(folder: Path, game: str, games: int) -> dict:
     """The standard protocol's `games`-game evaluation of the folder's last checkpoint (train.py
     --task eval), written beside the run as eval-<checkpoint>.json; returns its summary."""
@@ -137,6 +148,9 @@ def main() -> None:
     p.add_argument("--partial", action="store_true",
                    help="with --record-only: write the run's curve so far to benchmarks/results/batch-partial/"
                         "<run>.json (replaced each time), for runs still going")
+    p.add_argument("--skip_recorded", action="store_true",
+                   help="do nothing if --results already holds this run at its frame budget (its folder may be "
+                        "gone: a study restarted on a new machine retrains only what it has not recorded)")
     p.add_argument("--eval_games", type=int, default=0,
                    help="once the run is finished, evaluate its last checkpoint over this many games (standard "
                         "protocol) and put the result in its record; 0 = none")
@@ -147,6 +161,12 @@ def main() -> None:
                                                                          a.lr_warmup, a.seed, a.ranks, compression,
                                                                          "--overlap" in extra, a.tag)
     labels = {"tag": a.tag, "flags": extra} if a.tag else {}
+    if a.skip_recorded and not a.record_only:
+        done = recorded_at_budget(a.results, folder.name, int(a.frames))
+        if done is not None:
+            print(f"{folder.name}: already in results/{a.results}.jsonl at {done['frames']:,} frames "
+                  f"(recorded {done.get('time', '?')}); not retrained")
+            return
     if not a.record_only:
         threads = a.threads or (1 if a.ranks > 1 else 0)
         launcher = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(a.ranks)] if a.ranks > 1 else []

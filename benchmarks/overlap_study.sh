@@ -5,13 +5,15 @@
 # study trains a folder first, the other resumes it (a run already past 3M frames ends at once and is
 # recorded with its whole curve; the verdict reads frames to 20 and the score at 3M). The synchronous
 # seed 1 at batch 80 is the learning check's run of the current code. Resumable like the scale study;
-# every run goes to benchmarks/results/overlap.jsonl, and the script ends with the verdict.
+# every run goes to benchmarks/results/overlap.jsonl, and the script ends with the verdict. A run already
+# recorded there at 3M frames is not trained again, so a restart on a new machine (run folders gone)
+# trains only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
 run() {  # global batch, seed, then extra train.py flags
   local batch=$1 seed=$2; shift 2
-  $PY bench_batch.py --global_batch "$batch" --seed "$seed" --frames 3e6 --results overlap -- "$@"
+  $PY bench_batch.py --global_batch "$batch" --seed "$seed" --frames 3e6 --results overlap --skip_recorded -- "$@"
 }
 for seed in 1 2 3; do
   run 80 $seed --overlap
