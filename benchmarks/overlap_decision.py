@@ -8,7 +8,10 @@ Only runs of today's defaults count: recorded on or after DEFAULTS_SINCE (the me
 the default then; the study's earlier records trained on the raw screen), with the scale study's
 flags apart from --overlap (no learning-rate rule or warm-up, float32 gradients), the newest record
 of each run folder. A run that never reached the target within its frames counts as reaching it
-at its last frame, so its arm's mean is a lower bound (marked >=).
+at its last frame, so its arm's mean is a lower bound (marked >=). At a batch where some run did
+not reach the target (batch 1,280 reaches 20 only after ~6M frames), the arms are compared at the
+highest score of LADDER that every run of both arms reached, said so in the output; the score at
+3M frames is compared too (the --overlap mean against the synchronous range).
 
 The rule (the overlap issue's): --overlap's cost is inside the seed spread at a batch when the mean
 frames to the target of the --overlap arm is not above the synchronous arm's range over seeds. Not
@@ -31,6 +34,7 @@ from common import RESULTS, first_frames, table
 
 DEFAULTS_SINCE = "2026-11-25"
 AT_FRAMES = 3e6
+LADDER = (15, 10, 8, 6, 5, 4, 3)  # lower targets for a batch whose runs did not all reach --target
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,27 @@ def arms(runs: list[dict], target: float) -> list[Arm]:
     return out
 
 
+def common_target(runs: list[dict], target: float, ladder: tuple[float, ...] = LADDER) -> float | None:
+    """`target` if every run reached it, else the highest score of `ladder` below it that every run
+    reached (None: not even the lowest)."""
+    for t in (target, *(x for x in ladder if x < target)):
+        if all(first_frames(((c[0], c[1]) for c in r["curve"]), t) is not None for r in runs):
+            return t
+    return None
+
+
+def score_verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str] | None:
+    """(synchronous mean - overlap mean of score(100) at AT_FRAMES; where the overlap mean lies against
+    the synchronous seeds' scores). Here 'below' is the cost beyond the spread. None without scores."""
+    over = [s for s in overlapped.score_at if s is not None]
+    sync = [s for s in synchronous.score_at if s is not None]
+    if not over or not sync:
+        return None
+    mean = sum(over) / len(over)
+    where = "below" if mean < min(sync) else "above" if mean > max(sync) else "inside"
+    return sum(sync) / len(sync) - mean, where
+
+
 def verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str]:
     """(cost in frames: overlap mean - synchronous mean; where the overlap mean lies against the
     synchronous seeds' range: 'below', 'inside' or 'above'). Only 'above' is a cost beyond the spread."""
@@ -112,35 +137,50 @@ def main() -> None:
     a = p.parse_args()
     path = RESULTS / f"{a.results}.jsonl"
     records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-    found = arms(study_runs(records), a.target)
-    if not found:
+    runs = study_runs(records)
+    if not runs:
         raise SystemExit(f"no runs of today's defaults in {path}; run make overlap-study first")
-    t = f"{a.target:g}"
-    print(f"| global batch | arm | seeds | frames to {t} per seed | mean | range | score(100) @3M per seed |")
+    found, targets = [], {}
+    for batch in sorted({int(r["global_batch"]) for r in runs}):
+        at_batch = [r for r in runs if int(r["global_batch"]) == batch]
+        targets[batch] = common_target(at_batch, a.target) or a.target
+        found += arms(at_batch, targets[batch])
+    print("| global batch | arm | seeds | frames to target per seed | mean | range | score(100) @3M per seed |")
     print("|---|---|---|---|---|---|---|")
     for arm in found:
         per_seed = ", ".join(f"{f / 1e6:.2f}M" + ("" if ok else " (not reached)")
                              for f, ok in zip(arm.frames_to, arm.reached))
         scores = ", ".join("-" if s is None else f"{s:.1f}" for s in arm.score_at)
         print(f"| {arm.batch:,} | {'--overlap' if arm.overlap else 'synchronous'} | "
-              f"{', '.join(map(str, arm.seeds))} | {per_seed} | {'>=' if arm.censored else ''}{arm.mean / 1e6:.2f}M | "
+              f"{', '.join(map(str, arm.seeds))} | {targets[arm.batch]:g}: {per_seed} | "
+              f"{'>=' if arm.censored else ''}{arm.mean / 1e6:.2f}M | "
               f"{min(arm.frames_to) / 1e6:.2f}-{max(arm.frames_to) / 1e6:.2f}M | {scores} |")
     verdicts = {}
     for batch in sorted({arm.batch for arm in found}):
+        t = f"{targets[batch]:g}"
+        if targets[batch] != a.target:
+            print(f"batch {batch:,}: not every run reached {a.target:g}; compared at score(100) {t}, the highest "
+                  f"of {'/'.join(f'{x:g}' for x in LADDER)} that every run reached")
         pair = {arm.overlap: arm for arm in found if arm.batch == batch}
         if len(pair) < 2:
             print(f"batch {batch:,}: only the {'--overlap' if True in pair else 'synchronous'} arm so far")
             continue
         cost, where = verdict(pair[True], pair[False])
-        verdicts[batch] = {"cost_frames": cost, "against_synchronous_range": where,
+        verdicts[batch] = {"target": targets[batch], "cost_frames": cost, "against_synchronous_range": where,
                            "seeds": {"overlap": len(pair[True].seeds), "synchronous": len(pair[False].seeds)}}
         print(f"batch {batch:,}: --overlap needs {cost / 1e6:+.2f}M frames to {t} on average "
               f"({len(pair[True].seeds)} vs {len(pair[False].seeds)} seeds): "
               f"its mean is {where} the synchronous seeds' range")
+        by_score = score_verdict(pair[True], pair[False])
+        if by_score is not None:
+            verdicts[batch].update(score_cost_at_3m=by_score[0], score_against_synchronous_range=by_score[1])
+            print(f"batch {batch:,}: at 3M frames --overlap scores {by_score[0]:.1f} lower on average; its mean is "
+                  f"{by_score[1]} the synchronous seeds' scores")
     wins = minutes_table(verdicts, {(arm.batch, arm.overlap): arm.mean for arm in found})
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"target": a.target, "arms": [arm.__dict__ for arm in found],
+            json.dump({"target": a.target, "targets": {str(b): t for b, t in targets.items()},
+                       "arms": [arm.__dict__ for arm in found],
                        "verdicts": {str(b): v for b, v in verdicts.items()}, "minutes": wins}, f, indent=1)
 
 

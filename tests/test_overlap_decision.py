@@ -50,3 +50,25 @@ def test_minutes_table_weighs_the_update_speedup_against_the_frames_cost():
     assert ten_gbe["speedup"] > 1 and ten_gbe["overlap_wins"]  # no frames cost: the faster update wins
     costly = minutes_table({80: {}}, {(80, True): 3.0e6, (80, False): 1.5e6}, ranks_list=(768,))
     assert not any(r["overlap_wins"] for r in costly)  # twice the frames: no network hides that much
+
+
+def test_a_batch_whose_runs_did_not_all_reach_the_target_is_compared_lower():
+    from overlap_decision import common_target
+
+    # linear climbs crossing 20 at 4.5M and 6M: at 3M they stand at 13.3 and 10
+    rs = [run(1280, 1, False, 4.5e6), run(1280, 1, True, 6.0e6)]
+    assert common_target(rs, 20) == 10  # 15 is out of reach for the slower run
+    assert common_target([run(80, 1, False, 1.5e6)], 20) == 20
+    flat = run(1280, 2, True, None)  # stays at 10: 10 is still common, 15 is not
+    assert common_target([*rs, flat], 20) == 10
+    assert common_target([run(1280, 1, False, 300e6)], 20) is None  # 0.2 at 3M: not even 3
+
+
+def test_score_verdict_puts_a_lower_overlap_score_below_the_synchronous_range():
+    from overlap_decision import score_verdict
+
+    sync = arms([run(80, s, False, f) for s, f in ((1, 1.4e6), (2, 1.6e6))], 20)[0]  # 42.9 and 37.5 at 3M
+    behind = arms([run(80, 1, True, 2.0e6)], 20)[0]  # 30 at 3M
+    cost, where = score_verdict(behind, sync)
+    assert where == "below" and abs(cost - (40.18 - 30.0)) < 0.01
+    assert score_verdict(arms([run(80, 1, True, 1.5e6)], 20)[0], sync)[1] == "inside"  # 40 at 3M
