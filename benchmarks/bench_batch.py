@@ -97,14 +97,20 @@ def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snaps
     return proc.returncode
 
 
-def recorded_at_budget(results: str, name: str, frames: int) -> dict | None:
-    """The record of run `name` in results/<results>.jsonl that reached `frames`, if any: the proof
-    that a run whose folder is gone (a new machine) need not be trained again."""
+def recorded_finished(results: str, name: str, frames: int, stop_at_score: float | None = None) -> dict | None:
+    """The newest record of run `name` in results/<results>.jsonl that finished: reached `frames`, or
+    a score(100) of `stop_at_score` on its curve. The proof that a run whose folder is gone (a new
+    machine) need not be trained again."""
     path = RESULTS / f"{results}.jsonl"
     if not path.exists():
         return None
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    done = [r for r in rows if Path(r.get("run_folder", "")).name == name and r.get("frames", 0) >= frames]
+
+    def finished(r: dict) -> bool:
+        return r.get("frames", 0) >= frames or (stop_at_score is not None and any(
+            c[1] is not None and c[1] >= stop_at_score for c in r.get("curve", [])))
+
+    done = [r for r in rows if Path(r.get("run_folder", "")).name == name and finished(r)]
     return done[-1] if done else None
 
 
@@ -149,8 +155,9 @@ def main() -> None:
                    help="with --record-only: write the run's curve so far to benchmarks/results/batch-partial/"
                         "<run>.json (replaced each time), for runs still going")
     p.add_argument("--skip_recorded", action="store_true",
-                   help="do nothing if --results already holds this run at its frame budget (its folder may be "
-                        "gone: a study restarted on a new machine retrains only what it has not recorded)")
+                   help="do nothing if --results already holds this run finished (at its frame budget or "
+                        "--stop_at_score; its folder may be gone: a study restarted on a new machine retrains only "
+                        "what it has not recorded)")
     p.add_argument("--eval_games", type=int, default=0,
                    help="once the run is finished, evaluate its last checkpoint over this many games (standard "
                         "protocol) and put the result in its record; 0 = none")
@@ -162,7 +169,7 @@ def main() -> None:
                                                                          "--overlap" in extra, a.tag)
     labels = {"tag": a.tag, "flags": extra} if a.tag else {}
     if a.skip_recorded and not a.record_only:
-        done = recorded_at_budget(a.results, folder.name, int(a.frames))
+        done = recorded_finished(a.results, folder.name, int(a.frames), a.stop_at_score)
         if done is not None:
             print(f"{folder.name}: already in results/{a.results}.jsonl at {done['frames']:,} frames "
                   f"(recorded {done.get('time', '?')}); not retrained")

@@ -6,14 +6,17 @@
 # where it stopped; a run already at its stage's score ends at once. While a run trains, its curve so
 # far is rewritten to benchmarks/results/batch-partial/ every 10 minutes; each finished stage of a run,
 # with a 30-game evaluation (standard protocol) of its last checkpoint, is appended to
-# benchmarks/results/scale.jsonl.
+# benchmarks/results/scale.jsonl. A stage already recorded there is not trained again, so on a new
+# machine (run folders gone) the study retrains only what it has not recorded; a run whose folder is
+# gone starts its next stage from frame 0.
 # Batch 5,120 trains only once benchmarks/results/prediction-b5120.json is committed
 # (benchmarks/predict.py, docs/large-batches.md): the prediction is on record before the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
 run() {  # global batch, seed, frame budget, score(100) to stop at
-  $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale --eval_games 30
+  $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale --eval_games 30 \
+    --skip_recorded
 }
 for score in 100 300; do
   run 80 1 4e7 $score

@@ -184,19 +184,23 @@ def test_noise_proxy_windows_and_the_plan_they_would_pick(capsys):
     assert early == plan.best_envs(256, TradeOff(1.0, 100.0), "10GbE TCP")[0] and late > early
 
 
-def test_a_run_recorded_at_its_budget_is_not_trained_again(monkeypatch, tmp_path):
+def test_a_run_recorded_finished_is_not_trained_again(monkeypatch, tmp_path):
     """bench_batch.py --skip_recorded: a study restarted where its run folders are gone retrains only
-    the runs its results file does not already hold at their frame budget."""
+    the runs its results file does not already hold finished (frame budget or stop score)."""
     import json
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import bench_batch
 
-    rows = [{"run_folder": "/gone/runs/breakout-b80-none-s1", "frames": 3_000_000, "time": "t1"},
-            {"run_folder": "/gone/runs/breakout-b80-none-s2", "frames": 1_200_000, "time": "t2"}]
+    rows = [{"run_folder": "/gone/runs/breakout-b80-none-s1", "frames": 3_000_000, "time": "t1", "curve": []},
+            {"run_folder": "/gone/runs/breakout-b80-none-s2", "frames": 1_200_000, "time": "t2",
+             "curve": [[1_000_000, 60.0, None], [1_200_000, 101.0, None]]}]
     (tmp_path / "study.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     monkeypatch.setattr(bench_batch, "RESULTS", tmp_path)
-    assert bench_batch.recorded_at_budget("study", "breakout-b80-none-s1", 3_000_000)["time"] == "t1"
-    assert bench_batch.recorded_at_budget("study", "breakout-b80-none-s2", 3_000_000) is None  # cut short
-    assert bench_batch.recorded_at_budget("study", "breakout-b80-none-s1-overlap", 3_000_000) is None
-    assert bench_batch.recorded_at_budget("missing", "breakout-b80-none-s1", 1) is None
+    done = bench_batch.recorded_finished
+    assert done("study", "breakout-b80-none-s1", 3_000_000)["time"] == "t1"
+    assert done("study", "breakout-b80-none-s2", 3_000_000) is None  # cut short, no stop score asked
+    assert done("study", "breakout-b80-none-s2", 40_000_000, stop_at_score=100)["time"] == "t2"
+    assert done("study", "breakout-b80-none-s2", 40_000_000, stop_at_score=300) is None  # next stage
+    assert done("study", "breakout-b80-none-s1-overlap", 3_000_000) is None
+    assert done("missing", "breakout-b80-none-s1", 1) is None
