@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import RESULTS, ROOT, SCALE_TARGETS, first_frames, machine, record
+from common import ROOT, SCALE_TARGETS, first_frames, load, machine, record
 
 RUNS = ROOT / "benchmarks" / "runs"
 
@@ -101,16 +101,11 @@ def recorded_finished(results: str, name: str, frames: int, stop_at_score: float
     """The newest record of run `name` in results/<results>.jsonl that finished: reached `frames`, or
     a score(100) of `stop_at_score` on its curve. The proof that a run whose folder is gone (a new
     machine) need not be trained again."""
-    path = RESULTS / f"{results}.jsonl"
-    if not path.exists():
-        return None
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
     def finished(r: dict) -> bool:
         return r.get("frames", 0) >= frames or (stop_at_score is not None and any(
             c[1] is not None and c[1] >= stop_at_score for c in r.get("curve", [])))
 
-    done = [r for r in rows if Path(r.get("run_folder", "")).name == name and finished(r)]
+    done = [r for r in load(results) if Path(r.get("run_folder", "")).name == name and finished(r)]
     return done[-1] if done else None
 
 

@@ -37,6 +37,12 @@ def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None 
     return path
 
 
+def load(name: str) -> list[dict[str, Any]]:
+    """Every record of benchmarks/results/<name>.jsonl ([] if there is none yet)."""
+    path = RESULTS / f"{name}.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
 def partial_record(folder: str, name: str, row: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """Write (replace) benchmarks/results/<folder>/<name>.json: the state so far of a run still going,
     so that an interrupted session keeps its partial curve."""

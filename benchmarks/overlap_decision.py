@@ -30,7 +30,7 @@ from bench_scaling import NETWORKS
 from plan import is_scale_run, update_seconds
 from plot_batch import at_frames
 
-from common import RESULTS, first_frames, table
+from common import RESULTS, first_frames, load, table
 
 DEFAULTS_SINCE = "2026-11-25"
 AT_FRAMES = 3e6
@@ -88,6 +88,11 @@ def common_target(runs: list[dict], target: float, ladder: tuple[float, ...] = L
     return None
 
 
+def place(value: float, spread: list[float] | tuple[float, ...]) -> str:
+    """Where `value` lies against the range of `spread`: 'below', 'inside' or 'above'."""
+    return "below" if value < min(spread) else "above" if value > max(spread) else "inside"
+
+
 def score_verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str] | None:
     """(synchronous mean - overlap mean of score(100) at AT_FRAMES; where the overlap mean lies against
     the synchronous seeds' scores). Here 'below' is the cost beyond the spread. None without scores."""
@@ -96,16 +101,13 @@ def score_verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str] | None
     if not over or not sync:
         return None
     mean = sum(over) / len(over)
-    where = "below" if mean < min(sync) else "above" if mean > max(sync) else "inside"
-    return sum(sync) / len(sync) - mean, where
+    return sum(sync) / len(sync) - mean, place(mean, sync)
 
 
 def verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str]:
     """(cost in frames: overlap mean - synchronous mean; where the overlap mean lies against the
     synchronous seeds' range: 'below', 'inside' or 'above'). Only 'above' is a cost beyond the spread."""
-    low, high = min(synchronous.frames_to), max(synchronous.frames_to)
-    where = "below" if overlapped.mean < low else "above" if overlapped.mean > high else "inside"
-    return overlapped.mean - synchronous.mean, where
+    return overlapped.mean - synchronous.mean, place(overlapped.mean, synchronous.frames_to)
 
 
 def minutes_table(verdicts: dict, means: dict, ranks_list: tuple[int, ...] = (64, 256, 768, 1536)) -> list[dict]:
@@ -136,7 +138,7 @@ def main() -> None:
     p.add_argument("--json", default=None, help="also write the table and verdicts here")
     a = p.parse_args()
     path = RESULTS / f"{a.results}.jsonl"
-    records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    records = load(a.results)
     runs = study_runs(records)
     if not runs:
         raise SystemExit(f"no runs of today's defaults in {path}; run make overlap-study first")

@@ -20,7 +20,6 @@ Writes docs/time-to-score.png and appends the table to benchmarks/results/time_t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from statistics import median
 
@@ -28,7 +27,7 @@ from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
 from straggler_model import expected_max
 
-from common import RESULTS, ROOT, first_frames, machine, record, table
+from common import ROOT, first_frames, load, machine, record, table
 
 CORES = (2, 4, 8, 16, 24, 32, 64, 128, 256, 512, 768, 1024, 1536)
 # Adamski et al. 2018 (arXiv 1801.02852), abstract: their own Breakout target, not ours.
@@ -105,11 +104,6 @@ def project(target: float, fit_ms: tuple[float, float], gradient_bytes: int, red
                              "frames_to_score": frames, "exact": exact, "minutes": frames / fps / 60,
                              "target": target})
     return rows
-
-
-def load(name: str) -> list[dict]:
-    path = RESULTS / f"{name}.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
 def plot(rows: list[dict], target: float, path) -> None:

@@ -192,11 +192,13 @@ def test_a_run_recorded_finished_is_not_trained_again(monkeypatch, tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import bench_batch
 
+    import common
+
     rows = [{"run_folder": "/gone/runs/breakout-b80-none-s1", "frames": 3_000_000, "time": "t1", "curve": []},
             {"run_folder": "/gone/runs/breakout-b80-none-s2", "frames": 1_200_000, "time": "t2",
              "curve": [[1_000_000, 60.0, None], [1_200_000, 101.0, None]]}]
     (tmp_path / "study.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    monkeypatch.setattr(bench_batch, "RESULTS", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
     done = bench_batch.recorded_finished
     assert done("study", "breakout-b80-none-s1", 3_000_000)["time"] == "t1"
     assert done("study", "breakout-b80-none-s2", 3_000_000) is None  # cut short, no stop score asked
