@@ -10,8 +10,10 @@ flags apart from --overlap (no learning-rate rule or warm-up, float32 gradients)
 of each run folder. A run that never reached the target within its frames counts as reaching it
 at its last frame, so its arm's mean is a lower bound (marked >=). At a batch where some run did
 not reach the target (batch 1,280 reaches 20 only after ~6M frames), the arms are compared at the
-highest score of LADDER that every run of both arms reached, said so in the output; the score at
-3M frames is compared too (the --overlap mean against the synchronous range).
+highest score of LADDER that every run of both arms reached, said so in the output; if the --overlap
+runs reached none of it, at the highest that every synchronous run reached, with the --overlap mean
+a lower bound (its frames ratio too: --overlap then wins nowhere its update speedup does not beat
+that bound). The score at 3M frames is compared too (the --overlap mean against the synchronous range).
 
 The rule (the overlap issue's): --overlap's cost is inside the seed spread at a batch when the mean
 frames to the target of the --overlap arm is not above the synchronous arm's range over seeds. Not
@@ -88,6 +90,17 @@ def common_target(runs: list[dict], target: float, ladder: tuple[float, ...] = L
     return None
 
 
+def comparison_target(runs: list[dict], target: float) -> tuple[float, str]:
+    """(score to compare frames at, basis): 'all' if every run of both arms reached it; 'synchronous'
+    if only the synchronous runs all did (then the --overlap runs that did not are censored at their
+    last frame: a lower bound); 'none' (at `target`) if not even the synchronous runs reached 3."""
+    every = common_target(runs, target)
+    if every is not None:
+        return every, "all"
+    synchronous = common_target([r for r in runs if not r.get("overlap")], target)
+    return (synchronous, "synchronous") if synchronous is not None else (target, "none")
+
+
 def place(value: float, spread: list[float] | tuple[float, ...]) -> str:
     """Where `value` lies against the range of `spread`: 'below', 'inside' or 'above'."""
     return "below" if value < min(spread) else "above" if value > max(spread) else "inside"
@@ -110,23 +123,31 @@ def verdict(overlapped: Arm, synchronous: Arm) -> tuple[float, str]:
     return overlapped.mean - synchronous.mean, place(overlapped.mean, synchronous.frames_to)
 
 
-def minutes_table(verdicts: dict, means: dict, ranks_list: tuple[int, ...] = (64, 256, 768, 1536)) -> list[dict]:
-    """Per rank count and network: the update-time gain of --overlap and its frames cost; prints a table."""
+def minutes_table(verdicts: dict, found: list[Arm], ranks_list: tuple[int, ...] = (64, 256, 768, 1536)) -> list[dict]:
+    """Per rank count and network: the update-time gain of --overlap and its frames cost; prints a table.
+    A frames ratio from a censored --overlap arm is a lower bound: --overlap then loses where the
+    speedup does not beat it, and is undecided (None) where it does."""
     if not verdicts:
         return []
     from ba3c.batch_plan import plan_batch
 
+    by_key = {(arm.batch, arm.overlap): arm for arm in found}
     rows = []
     for ranks in ranks_list:
         plan = plan_batch(ranks)
         batch = min(verdicts, key=lambda b: abs(b - plan.global_batch))
-        frames_ratio = means[(batch, True)] / means[(batch, False)]
+        over, sync = by_key[(batch, True)], by_key[(batch, False)]
+        frames_ratio = over.mean / sync.mean
+        bound = "unknown" if sync.censored else "lower bound" if over.censored else "measured"
         for network in NETWORKS:
-            sync, over = (update_seconds(ranks, plan.rank_batch, o, network) for o in (False, True))
+            t_sync, t_over = (update_seconds(ranks, plan.rank_batch, o, network) for o in (False, True))
+            speedup = t_sync / t_over
+            wins = speedup > frames_ratio if bound == "measured" else (
+                False if bound == "lower bound" and speedup <= frames_ratio else None)
             rows.append({"ranks": ranks, "global_batch": plan.global_batch, "network": network,
-                         "update_ms_sync": round(1000 * sync, 1), "update_ms_overlap": round(1000 * over, 1),
-                         "speedup": round(sync / over, 3), "frames_ratio": round(frames_ratio, 3),
-                         "from_batch": batch, "overlap_wins": sync / over > frames_ratio})
+                         "update_ms_sync": round(1000 * t_sync, 1), "update_ms_overlap": round(1000 * t_over, 1),
+                         "speedup": round(speedup, 3), "frames_ratio": round(frames_ratio, 3), "ratio_is": bound,
+                         "from_batch": batch, "overlap_wins": wins})
     print(table(rows, list(rows[0])))
     return rows
 
@@ -142,10 +163,10 @@ def main() -> None:
     runs = study_runs(records)
     if not runs:
         raise SystemExit(f"no runs of today's defaults in {path}; run make overlap-study first")
-    found, targets = [], {}
+    found, targets, bases = [], {}, {}
     for batch in sorted({int(r["global_batch"]) for r in runs}):
         at_batch = [r for r in runs if int(r["global_batch"]) == batch]
-        targets[batch] = common_target(at_batch, a.target) or a.target
+        targets[batch], bases[batch] = comparison_target(at_batch, a.target)
         found += arms(at_batch, targets[batch])
     print("| global batch | arm | seeds | frames to target per seed | mean | range | score(100) @3M per seed |")
     print("|---|---|---|---|---|---|---|")
@@ -160,17 +181,27 @@ def main() -> None:
     verdicts = {}
     for batch in sorted({arm.batch for arm in found}):
         t = f"{targets[batch]:g}"
-        if targets[batch] != a.target:
+        ladder = "/".join(f"{x:g}" for x in LADDER)
+        if bases[batch] == "synchronous":
+            print(f"batch {batch:,}: some --overlap run reached none of {a.target:g}/{ladder}; compared at score(100) "
+                  f"{t}, the highest every synchronous run reached: the --overlap frames are lower bounds")
+        elif bases[batch] == "none":
+            print(f"batch {batch:,}: some synchronous run reached none of {a.target:g}/{ladder}: "
+                  "no comparison in frames")
+        elif targets[batch] != a.target:
             print(f"batch {batch:,}: not every run reached {a.target:g}; compared at score(100) {t}, the highest "
-                  f"of {'/'.join(f'{x:g}' for x in LADDER)} that every run reached")
+                  f"of {ladder} that every run reached")
         pair = {arm.overlap: arm for arm in found if arm.batch == batch}
         if len(pair) < 2:
             print(f"batch {batch:,}: only the {'--overlap' if True in pair else 'synchronous'} arm so far")
             continue
         cost, where = verdict(pair[True], pair[False])
-        verdicts[batch] = {"target": targets[batch], "cost_frames": cost, "against_synchronous_range": where,
+        verdicts[batch] = {"target": targets[batch], "reached_by": bases[batch], "cost_frames": cost,
+                           "cost_is_lower_bound": pair[True].censored and not pair[False].censored,
+                           "against_synchronous_range": where,
                            "seeds": {"overlap": len(pair[True].seeds), "synchronous": len(pair[False].seeds)}}
-        print(f"batch {batch:,}: --overlap needs {cost / 1e6:+.2f}M frames to {t} on average "
+        at_least = "at least " if verdicts[batch]["cost_is_lower_bound"] else ""
+        print(f"batch {batch:,}: --overlap needs {at_least}{cost / 1e6:+.2f}M frames to {t} on average "
               f"({len(pair[True].seeds)} vs {len(pair[False].seeds)} seeds): "
               f"its mean is {where} the synchronous seeds' range")
         by_score = score_verdict(pair[True], pair[False])
@@ -178,7 +209,7 @@ def main() -> None:
             verdicts[batch].update(score_cost_at_3m=by_score[0], score_against_synchronous_range=by_score[1])
             print(f"batch {batch:,}: at 3M frames --overlap scores {by_score[0]:.1f} lower on average; its mean is "
                   f"{by_score[1]} the synchronous seeds' scores")
-    wins = minutes_table(verdicts, {(arm.batch, arm.overlap): arm.mean for arm in found})
+    wins = minutes_table(verdicts, found)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"target": a.target, "targets": {str(b): t for b, t in targets.items()},

@@ -42,14 +42,33 @@ def test_verdict_places_the_overlap_mean_against_the_synchronous_range():
         assert got == where and abs(cost - (frames - 1.6666666e6)) < 1e3
 
 
+def arm(batch, overlap, frames, reached=True):
+    from overlap_decision import Arm
+
+    return Arm(batch, overlap, (1,), (frames,), (reached,), (None,))
+
+
 def test_minutes_table_weighs_the_update_speedup_against_the_frames_cost():
     from overlap_decision import minutes_table
 
-    free = minutes_table({80: {}}, {(80, True): 1.5e6, (80, False): 1.5e6}, ranks_list=(768,))
+    free = minutes_table({80: {}}, [arm(80, True, 1.5e6), arm(80, False, 1.5e6)], ranks_list=(768,))
     ten_gbe = next(r for r in free if r["network"] == "10GbE TCP")
-    assert ten_gbe["speedup"] > 1 and ten_gbe["overlap_wins"]  # no frames cost: the faster update wins
-    costly = minutes_table({80: {}}, {(80, True): 3.0e6, (80, False): 1.5e6}, ranks_list=(768,))
-    assert not any(r["overlap_wins"] for r in costly)  # twice the frames: no network hides that much
+    assert ten_gbe["speedup"] > 1 and ten_gbe["overlap_wins"] is True  # no frames cost: the faster update wins
+    costly = minutes_table({80: {}}, [arm(80, True, 3.0e6), arm(80, False, 1.5e6)], ranks_list=(768,))
+    assert all(r["overlap_wins"] is False for r in costly)  # twice the frames: no network hides that much
+
+
+def test_a_censored_overlap_arm_gives_a_lower_bound_that_can_only_lose():
+    from overlap_decision import minutes_table
+
+    # --overlap never reached the target (censored at 3M): its frames ratio 3.0/2.8 is a lower bound
+    close = minutes_table({80: {}}, [arm(80, True, 3.0e6, False), arm(80, False, 2.8e6)], ranks_list=(768,))
+    ten_gbe, ib = (next(r for r in close if r["network"] == n) for n in ("10GbE TCP", "100Gb InfiniBand EDR"))
+    assert ten_gbe["ratio_is"] == "lower bound"
+    assert ten_gbe["speedup"] > ten_gbe["frames_ratio"] and ten_gbe["overlap_wins"] is None  # undecided
+    assert ib["speedup"] <= ib["frames_ratio"] and ib["overlap_wins"] is False  # loses even at the bound
+    far = minutes_table({80: {}}, [arm(80, True, 3.0e6, False), arm(80, False, 1.0e6)], ranks_list=(768,))
+    assert all(r["overlap_wins"] is False for r in far)
 
 
 def test_a_batch_whose_runs_did_not_all_reach_the_target_is_compared_lower():
@@ -62,6 +81,17 @@ def test_a_batch_whose_runs_did_not_all_reach_the_target_is_compared_lower():
     flat = run(1280, 2, True, None)  # stays at 10: 10 is still common, 15 is not
     assert common_target([*rs, flat], 20) == 10
     assert common_target([run(1280, 1, False, 300e6)], 20) is None  # 0.2 at 3M: not even 3
+
+
+def test_overlap_runs_below_the_ladder_are_compared_where_the_synchronous_runs_got_censored():
+    from overlap_decision import comparison_target
+
+    sync, stuck = run(1280, 1, False, 7.5e6), run(1280, 1, True, 300e6)  # 8 at 3M; 0.2 at 3M
+    assert comparison_target([sync, stuck], 20) == (8, "synchronous")
+    over = arms([sync, stuck], 8)[1]
+    assert over.overlap and over.censored and over.frames_to == (3.0e6,)  # a lower bound
+    assert comparison_target([sync, run(1280, 2, True, 6e6)], 20) == (8, "all")  # 10 at 3M
+    assert comparison_target([run(1280, 1, False, 300e6), stuck], 20) == (20, "none")
 
 
 def test_score_verdict_puts_a_lower_overlap_score_below_the_synchronous_range():
