@@ -49,6 +49,10 @@ if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
     from ba3c.screen_mean import MeanScreenMeter
     from ba3c.side import SideWork
 
+# What a checkpoint carries besides weights and counters so that a resumed loop goes on as if never
+# stopped: the noise-scale estimator's averages and the last 100 games' scores (without them the
+# score(100) of a resumed run restarts from the first games to end, the shortest and lowest).
+LOOP_MEMORY = ("noise_scale", "recent_scores")
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
 # et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
 BATCH_WARN_RATIO = 4
@@ -106,17 +110,18 @@ def configure_threads(cfg: Config) -> int:
     return threads
 
 
-def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict) -> tuple[dict, dict | None]:
+def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict) -> tuple[dict, dict]:
     """Rank 0 finds and checks a checkpoint; the verdict and the weights go to every rank, so all
     ranks fail together (no abort needed) or start from identical state. Returns the counters and
-    the saved noise-scale state (None on a new run). want: the run's checkpoint identity."""
+    the loop's saved memory ({} on a new run; LOOP_MEMORY's keys that the checkpoint has). want: the
+    run's checkpoint identity."""
     from ba3c import checkpoint
     from ba3c.run import COUNTERS
     from ba3c.screen_mean import with_mean_screen
 
     counters = dict.fromkeys(COUNTERS, 0)
     counters["wall_time"] = 0.0
-    error, noise, source, warm = None, None, None, None
+    error, memory, source, warm = None, {}, None, None
     if comm.rank == 0:
         try:
             found = None
@@ -135,7 +140,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
                 checkpoint.check_compatible(want, meta, f"checkpoint {source}")
                 learner.set_state([arrays[n] for n in learner.state_names()])
                 counters.update({k: meta["counters"][k] for k in counters if k in meta["counters"]})
-                noise = meta.get("noise_scale")
+                memory = {k: meta[k] for k in LOOP_MEMORY if meta.get(k) is not None}
             elif cfg.load:
                 from ba3c.model_file import read_model_file
 
@@ -147,8 +152,8 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
             error = str(e)
         except KeyError as e:
             error = f"checkpoint {source} lacks {e}; it was written by another version"
-    error, counters, noise, source, warm = comm.broadcast_object(
-        (error, counters, noise, str(source) if source else None, warm))
+    error, counters, memory, source, warm = comm.broadcast_object(
+        (error, counters, memory, str(source) if source else None, warm))
     if error:
         raise UserError(error)
     learner.set_state(comm.broadcast(learner.get_state()))
@@ -156,7 +161,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
         say(comm, f"resumed from {source} at {counters['frames']:,} frames, update {counters['updates']:,}")
     elif warm:
         say(comm, f"new run warm-started with the weights of {warm}")
-    return counters, noise
+    return counters, memory
 
 
 def emulator_seed(cfg: Config, rank: int, updates: int) -> int:
@@ -233,9 +238,9 @@ class Run:
     def save_checkpoint(self, wait: bool = False) -> bool:
         self.state.counters["wall_time"] = time.time() - self.t_start
         state = dict(zip(self.learner.state_names(), self.learner.get_state()))
-        return self.checkpointer.save(state, self.state.counters, {"noise_scale": self.noise.state(),
-                                                                   "weights_checksum": self.learner.weights_checksum()},
-                                      wait)
+        memory = {"noise_scale": self.noise.state(), "recent_scores": self.meter.state()}
+        return self.checkpointer.save(state, self.state.counters,
+                                      {**memory, "weights_checksum": self.learner.weights_checksum()}, wait)
 
 
 class Progress:
@@ -303,14 +308,14 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
         n_actions = len(action_meanings(cfg.env))
         learner = Learner(cfg, n_actions, plan.n_step, plan.envs_per_rank, comm.size)
     identity = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer)
-    counters, noise_state = restore_or_init(cfg, comm, learner, run_dir, identity)
+    counters, memory = restore_or_init(cfg, comm, learner, run_dir, identity)
     state = RunState(counters)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
     envs = make_envs(cfg, comm, plan, env_seed, counters)
     faults = Faults(comm.rank)
     run = Run(cfg=cfg, comm=comm, clock=clock, plan=plan, learner=learner, state=state, envs=envs, rng=rng,
-              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, noise_state),
+              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, memory),
               **rank0_parts(cfg, comm, run_dir, learner, identity, faults))
     run.t_start = time.time() - counters["wall_time"]
     run.metadata = announce(run, threads_per_rank(cfg), env_seed)
@@ -343,7 +348,7 @@ def make_envs(cfg: Config, comm: Comm, plan, seed: int, counters: dict):
                          reward_clip=cfg.reward_clip, **cfg.protocol())
 
 
-def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, noise_state: dict | None) -> dict:
+def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: dict) -> dict:
     """What every rank's loop uses: buffers, schedules, meters, the pipeline, the periodic jobs."""
     from ba3c.meter import Meter
     from ba3c.noise_scale import NoiseScale
@@ -358,10 +363,11 @@ def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, noise_sta
 
         with quiet_stderr():  # TensorFlow's one-time "oneDNN supports DT_HALF only with AVX-512" line
             tf.cast(tf.zeros(1), tf.float16)
-    noise = NoiseScale(state=noise_state)
+    noise = NoiseScale(state=memory.get("noise_scale"))
     rank0 = comm.rank == 0  # log and save are rank 0's decisions; they reach the others in the allreduce
     return dict(
-        rollout=Rollout.empty(plan.n_step, plan.envs_per_rank), noise=noise, meter=Meter(counters["frames"], noise),
+        rollout=Rollout.empty(plan.n_step, plan.envs_per_rank), noise=noise,
+        meter=Meter(counters["frames"], noise, memory.get("recent_scores", ())),
         # A new run measures its mean screen over its first rollouts; a resumed run has it in its checkpoint
         # (one stopped before the measurement ended measures the rest); a warm start keeps its file's.
         screen=MeanScreenMeter(0 if cfg.load else cfg.obs_mean_updates - counters["updates"]),

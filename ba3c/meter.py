@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -16,10 +16,15 @@ TIMERS = ("t_env", "t_act", "t_learn", "t_allreduce", "t_other")
 
 
 class Meter:
-    def __init__(self, frames: int, noise: NoiseScale) -> None:
+    def __init__(self, frames: int, noise: NoiseScale, recent_scores: Iterable[float] = ()) -> None:
+        """recent_scores: a resumed run's last games (Meter.state() of its checkpoint)."""
         self.noise = noise
-        self.recent_scores: deque[float] = deque(maxlen=100)
+        self.recent_scores: deque[float] = deque((float(s) for s in recent_scores), maxlen=100)
         self._reset(frames, time.time())
+
+    def state(self) -> list[float]:
+        """The score(100) window, for the checkpoint (rank 0's is the one that counts)."""
+        return list(self.recent_scores)
 
     def _reset(self, frames: int, now: float) -> None:
         self.sums = dict.fromkeys(STAT_NAMES + ("grad_norm",) + TIMERS, 0.0)

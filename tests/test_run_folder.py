@@ -73,8 +73,14 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     assert meta_now["frames_at_start"] == meta1["counters"]["frames"]
     first = meta_now["earlier_starts"][0]
     assert first["frames_at_start"] == 0 and first["started"] == meta["started"] and first["argv"] == meta["argv"]
-    # ...and the smoothed noise scale goes on from its saved state rather than restarting.
+    # ...and the smoothed noise scale goes on from its saved state rather than restarting...
     assert meta3["noise_scale"]["n"] == meta1["noise_scale"]["n"] + new_updates
+    # ...and so does the score(100) window: every game since the start, up to 100, not only the new ones.
+    assert len(meta1["recent_scores"]) == min(meta1["counters"]["games"], 100)
+    assert len(meta3["recent_scores"]) == min(meta3["counters"]["games"], 100)
+    old = meta1["recent_scores"]
+    kept = max(0, min(len(old), 100 - (meta3["counters"]["games"] - meta1["counters"]["games"])))
+    assert meta3["recent_scores"][:kept] == old[len(old) - kept:]
     # The mean screen is fixed once measured.
     assert np.array_equal(arrays3["model/obs_mean"], mean_screen)
 
