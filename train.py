@@ -416,6 +416,9 @@ def announce(run: Run, threads: int, env_seed: int) -> dict:
               f"{env_seed}+1000*rank | run folder {Path(cfg.logdir) / cfg.name}")
     say(comm, cfg.describe_protocol())
     say(comm, plan.summary())
+    if cfg.overlap:
+        say(comm, "note: --overlap applies each gradient one update late; in the overlap study it learned slower per "
+                  "frame at every global batch tried (README, Scaling: where it still pays in minutes)")
     return meta
 
 

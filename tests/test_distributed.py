@@ -58,6 +58,7 @@ def test_two_ranks_identical_weights_backends_agree_with_and_without_overlap(tmp
         n, value = checksum_line(p)
         assert n == "2" and f"2 rank(s) via {backend}" in p.stdout
         assert "global batch 40 (2 rank(s) x 4 env(s) x 5 steps)" in p.stdout
+        assert ("note: --overlap applies each gradient one update late" in p.stdout) == ("--overlap" in extra)
         return value
 
     sync = {b: checksum(f"sync-{b}", 1600, b) for b in ("horovod", "mpi4py")}
