@@ -100,7 +100,7 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
-    rows = []
+    rows, fitted = [], []
     for target in targets:
         by_batch = updates_by_batch(runs, target)
         fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
@@ -108,17 +108,18 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
             print(f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)")
             continue
         s = np.array([f.updates(B) for f in fits])
+        fitted.append(target)
         for network in NETWORKS:
             for overlap in (False, True):
                 t = update_seconds(ranks, plan.rank_batch, overlap, network)
                 lo, mid, hi = np.percentile(s, [5, 50, 95])
-                rows.append({"target": target, "network": network, "overlap": overlap, "update_ms": 1000 * t,
+                rows.append({"target": f"{target:g}", "network": network, "overlap": overlap, "update_ms": 1000 * t,
                              "updates": f"{mid:,.0f} ({lo:,.0f}-{hi:,.0f})",
                              "frames": f"{4 * B * mid / 1e6:.1f}M ({4 * B * lo / 1e6:.1f}-{4 * B * hi / 1e6:.1f})",
                              "minutes": f"{mid * t / 60:.1f} ({lo * t / 60:.1f}-{hi * t / 60:.1f})"})
     if rows:
         print(table(rows, ["target", "network", "overlap", "update_ms", "updates", "frames", "minutes"]))
-        print_best_envs(ranks, plan, runs, sorted({r["target"] for r in rows}))
+        print_best_envs(ranks, plan, runs, fitted)
     return 0
 
 
@@ -134,7 +135,7 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
             e, sec = best_envs(ranks, fit, network, n_step=plan.n_step)
             here = fit.updates(plan.global_batch) * update_seconds(ranks, plan.rank_batch, False, network)
             best[(target, network)] = e
-            rows.append({"target": target, "network": network, "best_envs_per_rank": e,
+            rows.append({"target": f"{target:g}", "network": network, "best_envs_per_rank": e,
                          "global_batch": ranks * e * plan.n_step, "minutes": round(sec / 60, 1),
                          f"minutes_at_{plan.envs_per_rank}_envs": round(here / 60, 1)})
     print(f"fewest minutes (synchronous; emulators per rank searched {ENVS_SEARCHED.start}-{ENVS_SEARCHED.stop - 1}):")
