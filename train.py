@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
 # What a checkpoint carries besides weights and counters so that a resumed loop goes on as if never
 # stopped: the noise-scale estimator's averages and the last 100 games' scores (without them the
 # score(100) of a resumed run restarts from the first games to end, the shortest and lowest).
-LOOP_MEMORY = ("noise_scale", "recent_scores")
+# Checkpoint key -> the Run attribute whose state() it holds.
+LOOP_MEMORY = {"noise_scale": "noise", "recent_scores": "meter"}
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
 # et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
 BATCH_WARN_RATIO = 4
@@ -238,7 +239,7 @@ class Run:
     def save_checkpoint(self, wait: bool = False) -> bool:
         self.state.counters["wall_time"] = time.time() - self.t_start
         state = dict(zip(self.learner.state_names(), self.learner.get_state()))
-        memory = {"noise_scale": self.noise.state(), "recent_scores": self.meter.state()}
+        memory = {key: getattr(self, owner).state() for key, owner in LOOP_MEMORY.items()}
         return self.checkpointer.save(state, self.state.counters,
                                       {**memory, "weights_checksum": self.learner.weights_checksum()}, wait)
 
