@@ -100,7 +100,7 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
-    rows, fitted = [], []
+    rows, fitted, caveats = [], [], []
     for target in targets:
         by_batch = updates_by_batch(runs, target)
         fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
@@ -109,6 +109,9 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
             continue
         s = np.array([f.updates(B) for f in fits])
         fitted.append(target)
+        if single := sorted(b for b, u in by_batch.items() if len(u) == 1):
+            caveats.append(f"score {target:g}: one run at batch(es) {', '.join(f'{b:,}' for b in single)}, "
+                           f"so the ranges carry no seed spread from there: they understate the uncertainty")
         for network in NETWORKS:
             for overlap in (False, True):
                 t = update_seconds(ranks, plan.rank_batch, overlap, network)
@@ -119,6 +122,8 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
                              "minutes": f"{mid * t / 60:.1f} ({lo * t / 60:.1f}-{hi * t / 60:.1f})"})
     if rows:
         print(table(rows, ["target", "network", "overlap", "update_ms", "updates", "frames", "minutes"]))
+        for line in caveats:
+            print(line)
         print_best_envs(ranks, plan, runs, fitted)
     return 0
 

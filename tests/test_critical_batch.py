@@ -161,6 +161,7 @@ def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsy
     assert "fewest minutes" in out and "the best emulators per rank go from" in out
     # rows name the target as the flag spelled it ("20", not "20.0"): four projection rows and two plan rows each
     assert [line.split()[0] for line in out.splitlines()].count("20") == 6
+    assert "one run at batch" in out  # one run per batch: the bootstrap has no seed spread to draw from
     growth = [float(line.rsplit("x", 1)[1]) for line in out.splitlines() if "the best emulators per rank go" in line]
     assert growth and all(g >= 2 for g in growth)
 
