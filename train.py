@@ -399,7 +399,7 @@ def rank0_parts(cfg: Config, comm: Comm, run_dir: Path, learner, identity: dict,
 
 def announce(run: Run, threads: int, env_seed: int) -> dict:
     """The run's first lines, config.json and metadata.json (rank 0); returns the metadata."""
-    from ba3c.runlog import metadata
+    from ba3c.runlog import metadata, trim_progress
 
     cfg, comm, plan = run.cfg, run.comm, run.plan
     if comm.rank != 0:
@@ -411,6 +411,9 @@ def announce(run: Run, threads: int, env_seed: int) -> dict:
              "protocol": {**cfg.protocol(), "env_id": cfg.env_id, "description": cfg.describe_protocol()},
              "openmpi_mca": {k: v for k, v in os.environ.items() if k.startswith("OMPI_MCA_")}}
     run.log.write_json("config.json", cfg.to_dict())
+    if undone := trim_progress(run.log.folder, run.state.counters["frames"]):
+        say(comm, f"progress.jsonl: {undone} row(s) logged after the checkpoint, by training this start redoes, "
+                  f"moved to progress-undone.jsonl")
     meta = run.log.write_metadata({**metadata(world), "frames_at_start": run.state.counters["frames"]})
     say(comm, f"BA3C {cfg.env} ({run.learner.model.n_actions} actions) | {comm.size} rank(s) via {comm.backend} | "
               f"{cfg.arch} net {run.learner.num_params:,} params | {threads} thread(s)/rank | env seeds "

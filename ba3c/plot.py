@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ba3c.errors import UserError
+from ba3c.runlog import read_progress
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -31,7 +32,7 @@ def plot_run(run: Path, output: Path | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_jsonl(run / "progress.jsonl")
+    rows = read_progress(run)
     if not rows:
         raise UserError(f"{run} has no progress.jsonl rows yet; is it a run folder (runs/<name>)?")
     evals = read_jsonl(run / "eval.jsonl")

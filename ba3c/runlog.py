@@ -149,6 +149,45 @@ class FileWriter:
         self._thread.join()
 
 
+def surviving_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's progress rows without those a resume undid. A resumed run goes on from its last
+    checkpoint, so rows that a killed start logged after that checkpoint describe training that no
+    longer exists; the resumed start's first row has fewer frames than they do, which marks them."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        while out and out[-1]["frames"] >= row["frames"]:
+            out.pop()
+        out.append(row)
+    return out
+
+
+def read_progress(folder: Path) -> list[dict[str, Any]]:
+    """The surviving rows of a run folder's progress.jsonl (see surviving_rows)."""
+    path = Path(folder) / "progress.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return surviving_rows(rows)
+
+
+def trim_progress(folder: Path, frames: int) -> int:
+    """On a start from a checkpoint at `frames`: progress.jsonl keeps its surviving rows up to that
+    checkpoint (atomically); the undone rows are appended to progress-undone.jsonl, not deleted.
+    Returns how many rows moved."""
+    from ba3c.checkpoint import write_atomic
+
+    path = Path(folder) / "progress.jsonl"
+    if not path.exists():
+        return 0
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    keep = [r for r in surviving_rows(rows) if r["frames"] <= frames]
+    if len(keep) == len(rows):
+        return 0
+    kept = {id(r) for r in keep}
+    with open(path.with_name("progress-undone.jsonl"), "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows if id(r) not in kept)
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in keep).encode())
+    return len(rows) - len(keep)
+
+
 class RunLog:
     def __init__(self, folder: Path, total_frames: int, progress: str, slow_write: tuple[float, int] = (0.0, 0),
                  queue_limit: int = 1000) -> None:

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from common import ROOT, SCALE_TARGETS, first_frames, load, machine, record
 
+sys.path.insert(0, str(ROOT))
+from ba3c.runlog import read_progress  # noqa: E402
+
 RUNS = ROOT / "benchmarks" / "runs"
 
 
@@ -34,7 +37,7 @@ def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: 
 
 
 def summarize(folder: Path) -> dict:
-    rows = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x.strip()]
+    rows = read_progress(folder)
     cfg = json.loads((folder / "config.json").read_text())
     last = rows[-1]
     # Folders written before --global_batch existed hold a one-process run: global batch = -b.
@@ -62,11 +65,8 @@ def summarize(folder: Path) -> dict:
 
 
 def last_row(folder: Path) -> dict | None:
-    path = folder / "progress.jsonl"
-    if not path.exists():
-        return None
-    lines = [x for x in path.read_text().splitlines() if x.strip()]
-    return json.loads(lines[-1]) if lines else None
+    rows = read_progress(folder)
+    return rows[-1] if rows else None
 
 
 def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float,

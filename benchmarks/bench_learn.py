@@ -7,7 +7,6 @@ mean game score (raw, all lives) of the last 100 games, as a table and a JSON li
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import subprocess
 import sys
@@ -16,6 +15,9 @@ import time
 from pathlib import Path
 
 from common import ROOT, machine, record, table
+
+sys.path.insert(0, str(ROOT))
+from ba3c.runlog import read_progress  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +44,7 @@ def main() -> None:
         proc.wait(timeout=300)
     if proc.returncode not in (0, None):
         sys.exit(f"trainer exited {proc.returncode}")
-    rows = [json.loads(x) for x in (Path(logdir) / name / "progress.jsonl").read_text().splitlines()]
+    rows = read_progress(Path(logdir) / name)
     last = rows[-1]
     best = max((r["score_mean100"] for r in rows if r["score_mean100"] is not None), default=None)
     out = {"game": a.game, "minutes": a.minutes, "ranks": a.ranks, "args": " ".join(extra),

@@ -60,14 +60,22 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     for k in arrays1:
         assert np.array_equal(arrays1[k], arrays2[k]), k
 
-    # A larger budget continues the frame counter and the optimizer's step from the checkpoint.
-    train(small() + ["--logdir", tmp_path, "--name", "r", "--total_frames", 6000])
+    # A larger budget continues the frame counter and the optimizer's step from the checkpoint. A row
+    # logged past the checkpoint by a start that was then killed describes undone training: it moves
+    # to progress-undone.jsonl, so curves and frames-to-score read only the run's surviving history.
+    orphan = {**rows[-1], "frames": meta1["counters"]["frames"] + 80, "score_mean100": 999.0}
+    with open(run / "progress.jsonl", "a") as f:
+        f.write(json.dumps(orphan) + "\n")
+    p = train(small() + ["--logdir", tmp_path, "--name", "r", "--total_frames", 6000])
+    assert "progress.jsonl: 1 row(s) logged after the checkpoint" in p.stdout
+    assert [json.loads(x) for x in (run / "progress-undone.jsonl").read_text().splitlines()] == [orphan]
     arrays3, meta3 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
     new_updates = meta3["counters"]["updates"] - updates1
     assert new_updates == -(-(6000 - meta1["counters"]["frames"]) // 80)
     assert arrays3["optimizer/0"] == updates1 + new_updates
     rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
-    assert rows[-1]["frames"] == meta3["counters"]["frames"]
+    assert rows[-1]["frames"] == meta3["counters"]["frames"] and 999.0 not in [r["score_mean100"] for r in rows]
+    assert all(a["frames"] < b["frames"] for a, b in zip(rows, rows[1:]))
     # metadata.json is the latest start's; the earlier starts (commit, command, first frame) stay in it.
     meta_now = json.loads((run / "metadata.json").read_text())
     assert meta_now["frames_at_start"] == meta1["counters"]["frames"]
