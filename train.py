@@ -269,10 +269,11 @@ class Progress:
         self.last_row = run.meter.row(counters, time.time() - run.t_start, run.lr_at(frames), run.beta_at(frames),
                                       run.side.latest_eval["mean"] if run.side.latest_eval else None)
         run.log.log(self.last_row)
-        self._warn(frames, self.last_row, run.noise.value)
+        self._warn(frames, self.last_row, run.noise.value, run.noise.relative_error())
 
-    def _warn(self, frames: int, row: dict, b_noise: float | None) -> None:
+    def _warn(self, frames: int, row: dict, b_noise: float | None, b_noise_error: float | None) -> None:
         from ba3c.collapse import COLLAPSE_VALUE_STD
+        from ba3c.noise_scale import settled
 
         if self.collapse.update(frames, row.get("value_std")):
             warn(self.comm, f"warning: since frame {self.collapse.since:,} the value has differed by less than "
@@ -280,8 +281,10 @@ class Progress:
                             f"features have collapsed, and no run measured here learned after that "
                             f"(models/README.md, 'Why Adam fails on Boxing')")
         batch = self.plan.global_batch
-        if (not self.warned_batch and b_noise and frames >= BATCH_WARN_AFTER_FRAMES
-                and batch > BATCH_WARN_RATIO * b_noise):
+        # Only a settled estimate: right after a resume every emulator restarts its game at once, and
+        # the estimate of those synchronised games reads low for a few dozen updates.
+        if (not self.warned_batch and b_noise and settled(b_noise, b_noise_error)
+                and frames >= BATCH_WARN_AFTER_FRAMES and batch > BATCH_WARN_RATIO * b_noise):
             self.warned_batch = True
             warn(self.comm, f"note: the global batch {batch:,} is {batch / b_noise:.0f}x the measured gradient noise "
                             f"scale (~{b_noise:,.0f}): each update averages far more samples than it can use. "

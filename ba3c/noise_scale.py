@@ -151,12 +151,18 @@ def _bounded(x: float, limit: float) -> float:
 SHOW_BELOW_RELATIVE_ERROR = 0.25
 
 
+def settled(value: float | None, relative_error: float | None) -> bool:
+    """Certain enough to act on: to show on the status line or to warn about."""
+    return (value is not None and relative_error is not None and value >= 0
+            and relative_error < SHOW_BELOW_RELATIVE_ERROR)
+
+
 def format_for_status(value: float | None, relative_error: float | None) -> str:
     """For the status line: '-' before there is an estimate, 'noisy' while it is too uncertain to act
     on, else the value and its uncertainty, e.g. '434 (+-18%)'. progress.jsonl keeps the raw value."""
     if value is None or relative_error is None:
         return "-"
-    if not relative_error < SHOW_BELOW_RELATIVE_ERROR or value < 0:
+    if not settled(value, relative_error):
         return "noisy"
     return f"{format_noise_scale(value)} (+-{100 * relative_error:.0f}%)"
 

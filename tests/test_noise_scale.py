@@ -148,3 +148,24 @@ def test_status_line_shows_the_estimate_once_settled_with_a_calibrated_uncertain
     for _ in range(MIN_UPDATES):
         early.update(synthetic(rng, 4, 8)[0])
     assert format_for_status(early.value, early.relative_error()) in ("noisy", "-")
+
+
+def test_the_large_batch_note_waits_for_a_settled_estimate(capsys):
+    """The trainer's one-time note that the global batch is far above the noise scale acts only on an
+    estimate the status line would show: right after a resume the estimate of the synchronised games
+    read ~94 at batch 1,280 ("noisy"), a false alarm."""
+    from types import SimpleNamespace
+
+    import train
+    from mpi.comm import Comm
+
+    progress = train.Progress(Comm(), None, SimpleNamespace(global_batch=1280))
+    row = {"value_std": 1.0}
+    progress._warn(2_000_000, row, 94.0, 0.6)  # too uncertain
+    progress._warn(500_000, row, 94.0, 0.1)  # too early in training
+    progress._warn(2_000_000, row, 400.0, 0.1)  # within 4x
+    assert "note: the global batch" not in capsys.readouterr().err
+    progress._warn(2_000_000, row, 94.0, 0.1)
+    progress._warn(2_100_000, row, 94.0, 0.1)
+    err = capsys.readouterr().err
+    assert err.count("note: the global batch 1,280 is 14x the measured gradient noise scale (~94)") == 1
