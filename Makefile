@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan predict plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-sweep predict plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -43,6 +43,8 @@ help:
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
+	@echo "make plan-sweep       minutes to 20/100/300 at 8-1,536 ranks (default plans) from the scale study's fit:"
+	@echo "                      table, benchmarks/results/plan_sweep.jsonl, docs/plan-minutes.png beside BA3C's times"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
 	@echo "make plot-scale       docs/scale-study.png and its table: the scale study so far (finished and running runs),"
 	@echo "                      and docs/scale-tradeoff.png: updates vs samples to each score with the fitted curves"
@@ -148,6 +150,9 @@ screen-table: $(STAMP)
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
+
+plan-sweep: $(STAMP)
+	cd benchmarks && ../$(PY) plan.py --sweep --game $(GAME)
 
 predict: $(STAMP)
 	cd benchmarks && ../$(PY) predict.py --global_batch $(BATCH) $(if $(CHECK),--check) $(ARGS)

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
-from time_to_score import load, straggler_factor
+from time_to_score import BA3C, load, straggler_factor
 
-from common import RESULTS, ROOT, first_frames, table
+from common import RESULTS, ROOT, first_frames, record, table
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
@@ -87,25 +87,40 @@ def best_envs(ranks: int, fit, network: str, overlap: bool = False, n_step: int 
     return e, seconds(e)
 
 
-def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
-    """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
+def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list[float]], list]:
+    """The runs' updates to the target per batch, and the bootstrap's fits of them (empty: no fit,
+    which needs the target reached at two batches and 100 resamples that fit the model)."""
     from ba3c.critical_batch import bootstrap_tradeoff
 
+    by_batch = updates_by_batch(runs, target)
+    fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
+    return by_batch, (fits if len(fits) >= 100 else [])
+
+
+def no_fit(target: float, by_batch: dict) -> str:
+    return f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)"
+
+
+def no_runs(game: str) -> int:
+    print(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
+          f"run them first: make scale-study", file=sys.stderr)
+    return 2
+
+
+def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
+    """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
     runs = study_runs(game)
     if not runs:
-        print(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
-              f"run them first: make scale-study", file=sys.stderr)
-        return 2
+        return no_runs(game)
     B = plan.global_batch
     print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
     rows, fitted, caveats = [], [], []
     for target in targets:
-        by_batch = updates_by_batch(runs, target)
-        fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
-        if len(fits) < 100:
-            print(f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)")
+        by_batch, fits = target_fits(runs, target)
+        if not fits:
+            print(no_fit(target, by_batch))
             continue
         s = np.array([f.updates(B) for f in fits])
         fitted.append(target)
@@ -152,6 +167,74 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
                   f"(score {targets[-1]:g}): x{last / first:.1f}")
 
 
+SWEEP_RANKS = (8, 24, 64, 128, 256, 512, 768, 1024, 1536)
+
+
+def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
+    """Minutes to each fitted target against one-core ranks, each count with its default batch plan,
+    synchronous (--overlap is off by default: docs/scaling.md), with the fit's 5-95% range: printed,
+    appended to results/plan_sweep.jsonl and drawn beside BA3C's published times."""
+    from ba3c.batch_plan import plan_batch
+
+    runs = study_runs(game)
+    if not runs:
+        return no_runs(game)
+    rows = []
+    for target in targets:
+        by_batch, fits = target_fits(runs, target)
+        if not fits:
+            print(no_fit(target, by_batch))
+            continue
+        for ranks in SWEEP_RANKS:
+            plan = plan_batch(ranks, None, None, None, None, "auto")
+            lo, mid, hi = np.percentile([f.updates(plan.global_batch) for f in fits], [5, 50, 95])
+            for network in NETWORKS:
+                t = update_seconds(ranks, plan.rank_batch, False, network)
+                rows.append({"target": f"{target:g}", "ranks": ranks, "global_batch": plan.global_batch,
+                             "network": network, "updates": round(mid),
+                             "frames_M": round(4 * plan.global_batch * mid / 1e6, 2),
+                             "update_ms": round(1000 * t, 1), "minutes": round(mid * t / 60, 2),
+                             "minutes_5": round(lo * t / 60, 2), "minutes_95": round(hi * t / 60, 2),
+                             "runs_per_batch": {str(b): len(u) for b, u in sorted(by_batch.items())}})
+    if not rows:
+        return 0
+    print(table(rows, ["target", "ranks", "global_batch", "network", "updates", "frames_M", "update_ms", "minutes",
+                       "minutes_5", "minutes_95"]))
+    record("plan_sweep", rows, {"game": game, "runs": [Path(r["run_folder"]).name for r in runs]})
+    plot_sweep(rows, output)
+    print(f"wrote {output}")
+    return 0
+
+
+def plot_sweep(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    keys = sorted({(r["target"], r["network"]) for r in rows}, key=lambda k: (float(k[0]), k[1]))
+    for i, (target, network) in enumerate(keys):
+        rs = [r for r in rows if (r["target"], r["network"]) == (target, network)]
+        x = [r["ranks"] for r in rs]
+        style = "-" if network.startswith("10GbE") else "--"
+        ax.plot(x, [r["minutes"] for r in rs], f"C{i // 2}{style}", label=f"score {target}, {network}")
+        ax.fill_between(x, [r["minutes_5"] for r in rs], [r["minutes_95"] for r in rs], color=f"C{i // 2}", alpha=0.15)
+    for cores, minutes, label in BA3C:
+        ax.plot([cores], [minutes], "k*", ms=11)
+        ax.annotate(label, (cores, minutes), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("one-core ranks (default batch plan)")
+    ax.set_ylabel("projected minutes to Breakout score(100)")
+    ax.set_title("The scale study's fit S(B) = S_min (1 + B_crit / B) x the time model's update, synchronous;\n"
+                 "bands: 5-95% bootstrap over runs. * = BA3C as published, to its own (higher) target", fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def noise_windows(run: dict, window: float = 1e6) -> list[tuple[float, float, float | None]]:
     """(first frame, median noise scale B_simple, mean score(100)) of each `window` frames of a run's
     curve that logged at least 5 positive noise-scale readings (single readings swing by 10x)."""
@@ -187,7 +270,11 @@ def print_noise_proxy(ranks: int, runs: list[dict], n_step: int = 5) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--np", type=int, required=True, help="one-core ranks")
+    p.add_argument("--np", type=int, help="one-core ranks")
+    p.add_argument("--sweep", action="store_true",
+                   help=f"instead: minutes to each target at {', '.join(map(str, SWEEP_RANKS))} ranks, "
+                        f"printed, recorded and drawn to --output")
+    p.add_argument("--output", type=Path, default=ROOT / "docs" / "plan-minutes.png")
     p.add_argument("--game", default="Breakout")
     p.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
     p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
@@ -198,6 +285,14 @@ def main() -> None:
     from ba3c.errors import UserError
     from ba3c.games import resolve_game
 
+    if a.sweep:
+        try:
+            game = resolve_game(a.game)
+        except UserError as e:
+            sys.exit(f"error: {e}")
+        sys.exit(sweep(game, tuple(a.targets), a.output))
+    if a.np is None:
+        p.error("--np N is required (or --sweep)")
     try:
         game = resolve_game(a.game)
         plan = plan_batch(a.np, None, None, None, a.global_batch, "auto")

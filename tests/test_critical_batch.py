@@ -166,6 +166,33 @@ def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsy
     assert growth and all(g >= 2 for g in growth)
 
 
+def test_sweep_projects_minutes_per_rank_count_records_and_draws(monkeypatch, capsys, tmp_path):
+    """plan.py --sweep: minutes to each fitted target at every swept rank count, each with its default
+    batch plan; targets without a fit are named; rows recorded and a plot written."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    truth = TradeOff(1000, 500)
+    runs = [{"global_batch": b, "run_folder": f"/x/b{b}-s{s}", "curve": [(0.0, 0.0, None),
+             (4 * b * truth.updates(b) * (1 + 0.05 * s), 20.0, None)]} for b in (80, 1280) for s in (1, 2)]
+    rows = []
+    monkeypatch.setattr(plan, "study_runs", lambda game: runs)
+    monkeypatch.setattr(plan, "record", lambda bench, new, extra: rows.extend(new) if bench == "plan_sweep" else None)
+    assert plan.sweep("breakout", (20.0, 300.0), tmp_path / "sweep.png") == 0
+    out = capsys.readouterr().out
+    assert "score 300: no fit" in out and (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert [r["ranks"] for r in rows] == [n for n in plan.SWEEP_RANKS for _ in plan.NETWORKS]
+    for r in rows:
+        batch = plan_batch(r["ranks"], None, None, None, None, "auto").global_batch
+        t = plan.update_seconds(r["ranks"], batch // r["ranks"], False, r["network"])
+        assert r["global_batch"] == batch and r["minutes_5"] <= r["minutes"] <= r["minutes_95"]
+        assert r["updates"] * t / 60 == pytest.approx(r["minutes"], rel=0.01)
+        # two seeds 5% apart at each batch: the fit lies within ~10% of the generating curve
+        assert r["updates"] == pytest.approx(truth.updates(batch), rel=0.1)
+
+
 def test_noise_proxy_windows_and_the_plan_they_would_pick(capsys):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import plan
