@@ -161,11 +161,44 @@ def surviving_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# After a resume, score(100) is withheld until the emulators have finished this many games each, on
+# average, since the start (see settle_after_resumes).
+SETTLE_GAMES_PER_EMULATOR = 2
+
+
+def settle_after_resumes(rows: list[dict[str, Any]], starts: list[int], emulators: int) -> list[dict[str, Any]]:
+    """Rows with score_mean100 withheld (None; the value kept as score_mean100_unsettled) while a resumed
+    start's window is biased. A resume restarts every emulator's game at once (the vector emulator's
+    state is not checkpointed), so the games end in order of length: the window fills with the
+    cohort's shortest games first, then its longest (batch 1,280, 256 emulators: 46 -> 33 -> 92 within
+    2M frames). `starts`: the frames each start began at (0 for a new run, whose start every run
+    shares and which is left as it is)."""
+    # the games counter where each resumed start began: its last row at or before that frame
+    games_at = {f: max((r.get("games", 0) for r in rows if r["frames"] <= f), default=0) for f in starts if f > 0}
+    out = []
+    for row in rows:
+        start = max((f for f in games_at if f < row["frames"]), default=None)
+        if start is not None and row.get("games", 0) - games_at[start] < SETTLE_GAMES_PER_EMULATOR * emulators:
+            row = {**row, "score_mean100": None, "score_mean100_unsettled": row.get("score_mean100")}
+        out.append(row)
+    return out
+
+
 def read_progress(folder: Path) -> list[dict[str, Any]]:
-    """The surviving rows of a run folder's progress.jsonl (see surviving_rows)."""
-    path = Path(folder) / "progress.jsonl"
+    """A run folder's progress.jsonl as the run's history: its surviving rows (surviving_rows), with
+    score(100) withheld while a resume's restarted games bias it (settle_after_resumes)."""
+    folder = Path(folder)
+    path = folder / "progress.jsonl"
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-    return surviving_rows(rows)
+    rows = surviving_rows(rows)
+    try:
+        meta = json.loads((folder / "metadata.json").read_text())
+        cfg = json.loads((folder / "config.json").read_text())
+        emulators = int(meta["world"]["global_batch"]) // int(cfg["n_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return rows  # a folder without the start records: nothing to settle against
+    starts = [s.get("frames_at_start") or 0 for s in (*meta.get("earlier_starts", []), meta)]
+    return settle_after_resumes(rows, starts, emulators)
 
 
 def trim_progress(folder: Path, frames: int) -> int:
