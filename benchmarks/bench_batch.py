@@ -60,7 +60,10 @@ def summarize(folder: Path) -> dict:
     # Which code trained which frames, when a run was resumed on newer code: (first frame, commit).
     out["code_history"] = [(s.get("frames_at_start"), s.get("git_commit"))
                            for s in (*meta.get("earlier_starts", []), meta)]
-    out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale")) for r in rows]
+    # a withheld score's biased reading as a fourth item (common.crossing reads it)
+    out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale"))
+                    + ((r["score_mean100_unsettled"],) if r.get("score_mean100_unsettled") is not None else ())
+                    for r in rows]
     return out
 
 
@@ -188,7 +191,7 @@ def main() -> None:
     # A run the trainer left early (Ctrl-C, SIGTERM from a scheduler: it checkpoints and exits 0) is
     # not finished: keep it as a partial curve and let the rerun resume it.
     finished = out["frames"] >= int(a.frames) or (a.stop_at_score is not None and any(
-        s is not None and s >= a.stop_at_score for _, s, _ in out["curve"]))
+        s is not None and s >= a.stop_at_score for _, s, *_ in out["curve"]))
     if a.partial or (not a.record_only and not finished):
         from common import partial_record
 

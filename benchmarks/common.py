@@ -71,3 +71,23 @@ def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
 def first_frames(curve: Iterable[tuple[float, float | None]], threshold: float) -> float | None:
     """Frames at the first (frames, score) point whose score reached threshold; None if none did."""
     return next((f for f, score in curve if score is not None and score >= threshold), None)
+
+
+def crossing(curve: Iterable[tuple], threshold: float) -> tuple[float | None, float | None]:
+    """(frames, censored_after) of a study curve's first settled point at or above threshold. Curve
+    points are (frames, score, noise scale[, unsettled score]); after a resume the score is withheld
+    (None) and its biased reading kept as the fourth item (ba3c/runlog.py, settle_after_resumes).
+    censored_after: when such a withheld stretch before the crossing had a reading at or above
+    threshold, the frames of the last settled point before it: the run reached the threshold
+    somewhere in (censored_after, frames]. None when the crossing is measured."""
+    last_settled, high_unsettled = None, False
+    for point in curve:
+        f, score = point[0], point[1]
+        unsettled = point[3] if len(point) > 3 else None
+        if score is None:
+            high_unsettled = high_unsettled or (unsettled is not None and unsettled >= threshold)
+            continue
+        if score >= threshold:
+            return f, (last_settled if high_unsettled and last_settled is not None else None)
+        last_settled, high_unsettled = f, False
+    return None, None

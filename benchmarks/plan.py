@@ -28,7 +28,7 @@ from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
 from time_to_score import BA3C, load, straggler_factor
 
-from common import RESULTS, ROOT, first_frames, record, table
+from common import RESULTS, ROOT, crossing, record, table
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
@@ -52,12 +52,23 @@ def study_runs(game: str) -> list[dict]:
 
 
 def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:
-    """Updates to the target per global batch, over the runs that reached it."""
+    """Updates to the target per global batch, over the runs whose crossing is measured: a run that
+    reached it while its score was withheld after a resume (censored, common.crossing) is left out."""
     out: dict[int, list[float]] = {}
     for r in runs:
-        frames = first_frames(((f, s) for f, s, *_ in r["curve"]), target)
-        if frames is not None:
+        frames, censored_after = crossing(r["curve"], target)
+        if frames is not None and censored_after is None:
             out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
+    return out
+
+
+def censored_runs(runs: list[dict], target: float) -> list[str]:
+    """The runs that reached the target inside a withheld stretch: '<run> (A-BM frames)'."""
+    out = []
+    for r in runs:
+        frames, after = crossing(r["curve"], target)
+        if after is not None:
+            out.append(f"{Path(r['run_folder']).name} ({after / 1e6:.2f}-{frames / 1e6:.2f}M frames)")
     return out
 
 
@@ -101,6 +112,12 @@ def no_fit(target: float, by_batch: dict) -> str:
     return f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)"
 
 
+def censored_note(runs: list[dict], target: float) -> str | None:
+    names = censored_runs(runs, target)
+    return (f"score {target:g}: left out, reached while the score was withheld after a resume: {', '.join(names)}"
+            if names else None)
+
+
 def no_runs(game: str) -> int:
     print(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
           f"run them first: make scale-study", file=sys.stderr)
@@ -119,6 +136,8 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     rows, fitted, caveats = [], [], []
     for target in targets:
         by_batch, fits = target_fits(runs, target)
+        if note := censored_note(runs, target):
+            print(note)
         if not fits:
             print(no_fit(target, by_batch))
             continue
@@ -182,6 +201,8 @@ def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
     rows = []
     for target in targets:
         by_batch, fits = target_fits(runs, target)
+        if note := censored_note(runs, target):
+            print(note)
         if not fits:
             print(no_fit(target, by_batch))
             continue

@@ -21,9 +21,9 @@ import sys
 import time
 
 import numpy as np
-from plan import study_runs, updates_by_batch
+from plan import censored_runs, study_runs, updates_by_batch
 
-from common import RESULTS, ROOT, first_frames, table
+from common import RESULTS, ROOT, crossing, first_frames, table
 
 sys.path.insert(0, str(ROOT))
 TOLERANCE = 0.30
@@ -48,6 +48,7 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
         # (McCandlish et al. find B_simple >= B_crit on Atari).
         noise = [n for r in runs if (n := noise_at(r["curve"], target)) is not None]
         entry: dict = {"updates_by_batch": {str(b): s for b, s in sorted(by_batch.items())},
+                       "censored_runs_left_out": censored_runs(runs, target),
                        "noise_scale_at_target": float(np.median(noise)) if noise else None}
         if len(by_batch) < 2:
             entry["error"] = f"reached at batch(es) {sorted(by_batch) or 'none'}; the fit needs two"
@@ -69,7 +70,7 @@ def noise_at(curve: list, target: float) -> float | None:
     reached = first_frames(((f, s) for f, s, *_ in curve), target)
     if reached is None:
         return None
-    return next((n for f, _, n in curve if f >= reached and n is not None and n > 0), None)
+    return next((n for f, _, n, *_ in curve if f >= reached and n is not None and n > 0), None)
 
 
 def committed(path) -> bool:
@@ -91,8 +92,8 @@ def check(game: str, batch: int) -> int:
         return 2
     rows = []
     for target, entry in pred["targets"].items():
-        measured = [first_frames(((f, s) for f, s, *_ in r["curve"]), float(target)) for r in runs]
-        reached = [m / (4 * batch) for m in measured if m is not None]
+        measured = [crossing(r["curve"], float(target)) for r in runs]
+        reached = [m / (4 * batch) for m, after in measured if m is not None and after is None]
         row = {"target": target, "predicted_updates": entry.get("updates"), "measured_updates": None, "ratio": None,
                "verdict": "no prediction" if "updates" not in entry else "not reached yet"}
         if reached and "updates" in entry:

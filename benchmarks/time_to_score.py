@@ -42,7 +42,7 @@ def study_points(rows: list[dict], target: float) -> list[tuple[int, float, bool
         by_batch.setdefault(int(r["global_batch"]), []).append(r)
     out = []
     for b, runs in sorted(by_batch.items()):
-        firsts = (first_frames(((frames, score) for frames, score, _ in r["curve"]), target) for r in runs)
+        firsts = (first_frames(((frames, score) for frames, score, *_ in r["curve"]), target) for r in runs)
         reached = [f for f in firsts if f is not None]
         if reached:
             out.append((b, float(median(reached)), True))

@@ -236,3 +236,26 @@ def test_a_run_recorded_finished_is_not_trained_again(monkeypatch, tmp_path):
     assert done("study", "breakout-b80-none-s2", 40_000_000, stop_at_score=300) is None  # next stage
     assert done("study", "breakout-b80-none-s1-overlap", 3_000_000) is None
     assert done("missing", "breakout-b80-none-s1", 1) is None
+
+
+def test_a_crossing_inside_a_withheld_stretch_is_censored_and_left_out_of_the_fit():
+    """After a resume the study withholds score(100) (None, the biased reading kept as a fourth item):
+    a target first seen there was reached somewhere in the stretch, so the fit leaves that run out."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan import censored_runs, updates_by_batch
+
+    from common import crossing
+
+    # resumed at 3M: readings 6 -> 19 while withheld, 20.4 once settled: measured at 4.6M
+    low = [(3.0e6, 9.8, None), (3.3e6, None, None, 6.0), (4.5e6, None, None, 19.4), (4.6e6, 20.4, None)]
+    assert crossing(low, 20) == (4.6e6, None)
+    # resumed at 6.8M: the withheld stretch read 33 -> 92 -> 167; settled at 10.4M at 178
+    high = [(6.8e6, 46.3, None), (8.0e6, None, None, 33.0), (8.9e6, None, None, 92.0),
+            (10.2e6, None, None, 167.0), (10.4e6, 178.3, None)]
+    assert crossing(high, 50) == (10.4e6, 6.8e6) and crossing(high, 100) == (10.4e6, 6.8e6)
+    assert crossing(high, 200) == (None, None) and crossing([(1e6, None, None), (2e6, 25.0, None)], 20) == (2e6, None)
+    runs = [{"global_batch": 1280, "run_folder": "/r/b1280-s1", "curve": low + high},
+            {"global_batch": 80, "run_folder": "/r/b80-s1", "curve": [(1e6, 10.0, None), (2e6, 60.0, None)]}]
+    assert updates_by_batch(runs, 20) == {1280: [4.6e6 / 5120], 80: [2e6 / 320]}
+    assert updates_by_batch(runs, 50) == {80: [2e6 / 320]}  # batch 1,280's crossing of 50 is censored
+    assert censored_runs(runs, 50) == ["b1280-s1 (6.80-10.40M frames)"]
