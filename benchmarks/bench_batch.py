@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, SCALE_TARGETS, first_frames, load, machine, record
+from common import ROOT, SCALE_TARGETS, crossing, load, machine, record
 
 sys.path.insert(0, str(ROOT))
 from ba3c.runlog import read_progress  # noqa: E402
@@ -51,8 +51,11 @@ def summarize(folder: Path) -> dict:
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False),
            "entropy": last.get("entropy"), "value_std": last.get("value_std")}
     for t in SCALE_TARGETS:
-        f = first_frames(((r["frames"], r.get("score_mean100")) for r in rows), t)
+        f, censored_after = crossing(((r["frames"], r.get("score_mean100"), None, r.get("score_mean100_unsettled"))
+                                      for r in rows), t)
         out[f"frames_to_{t}"] = f
+        if censored_after is not None:  # reached somewhere in (censored_after, f]: see common.crossing
+            out[f"frames_to_{t}_censored_after"] = censored_after
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
     meta = json.loads((folder / "metadata.json").read_text())
@@ -75,13 +78,19 @@ def last_row(folder: Path) -> dict | None:
 def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float,
                 labels: dict | None = None) -> int:
     """Run the trainer; every snapshot_minutes record its curve so far (with `labels`); end it (SIGTERM:
-    it checkpoints and exits 0) once score(100) reaches stop_at_score. A resumed run already there ends
-    at once."""
+    it checkpoints and exits 0) once score(100) reaches stop_at_score. A run already there is not started
+    again."""
     import signal
     import time
 
     from common import partial_record
 
+    row = last_row(folder)
+    if stop_at_score is not None and row and (row.get("score_mean100") or 0) >= stop_at_score:
+        # Not started only to be stopped: a SIGTERM during start-up, before the trainer's handler, kills it.
+        print(f"score(100) {row['score_mean100']:.1f} >= {stop_at_score:g} at {row['frames']:,} frames already",
+              flush=True)
+        return 0
     proc = subprocess.Popen(cmd, cwd=ROOT)
     next_snapshot = time.time() + 60 * snapshot_minutes
     stopped = False
