@@ -99,10 +99,13 @@ def markdown_table(runs: list[dict], targets: tuple[int, ...] = (20, 50, 100)) -
     for r in runs:
         c = r["curve"]
         rule = r["lr_scaling"] + (f" + warm-up {r['lr_warmup'] / 1e6:g}M" if r["lr_warmup"] else "")
-        to = [None if r.get(f"frames_to_{t}") is None else r[f"frames_to_{t}"] / 1e6 for t in targets]
+        def reached(t) -> str:  # a censored crossing is an interval (common.crossing)
+            f, after = r.get(f"frames_to_{t}"), r.get(f"frames_to_{t}_censored_after")
+            return "-" if f is None else f"{f / 1e6:.2f}M" if after is None else f"{after / 1e6:.2f}-{f / 1e6:.2f}M"
+
         cells = [f"{r['global_batch']:,}", rule, f"{r['value_coef']:g}", str(r["seed"]), f"{r['frames'] / 1e6:.2f}M",
                  *(num(at_frames(c, f, 1), "{:.1f}") for f in (1e6, 2e6, 3e6, 5e6, 10e6)),
-                 *(num(t, "{:.2f}M") for t in to),
+                 *(reached(t) for t in targets),
                  *(format_noise_scale(v) for v in (at_frames(c, 1e6, 2), at_frames(c, 2e6, 2), c[-1][2]))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -259,3 +259,14 @@ def test_a_crossing_inside_a_withheld_stretch_is_censored_and_left_out_of_the_fi
     assert updates_by_batch(runs, 20) == {1280: [4.6e6 / 5120], 80: [2e6 / 320]}
     assert updates_by_batch(runs, 50) == {80: [2e6 / 320]}  # batch 1,280's crossing of 50 is censored
     assert censored_runs(runs, 50) == ["b1280-s1 (6.80-10.40M frames)"]
+
+
+def test_the_study_table_prints_a_censored_crossing_as_its_interval():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plot_batch import markdown_table
+
+    run = {"global_batch": 1280, "lr_scaling": "none", "lr_warmup": 0.0, "value_coef": 1.0, "seed": 1,
+           "frames": 10_444_800, "curve": [(1e6, 1.4, 379.0), (10_444_800, 176.4, 3496.0)],
+           "frames_to_20": 4_618_240, "frames_to_50": 10_434_560, "frames_to_50_censored_after": 6_492_160}
+    row = markdown_table([run], (20, 50, 100)).splitlines()[-1].split(" | ")
+    assert row[10:13] == ["4.62M", "6.49-10.43M", "-"]
