@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
-from time_to_score import BA3C, load, straggler_factor
+from time_to_score import draw_ba3c_log_axes, load, straggler_factor
 
 from common import RESULTS, ROOT, crossing, record, table
 
@@ -118,6 +118,19 @@ def censored_note(runs: list[dict], target: float) -> str | None:
             if names else None)
 
 
+def fitted_targets(runs: list[dict], targets):
+    """(target, updates by batch, bootstrap fits) for each target with a fit; for the others, and for
+    runs left out as censored, one line each on stdout."""
+    for target in targets:
+        by_batch, fits = target_fits(runs, target)
+        if note := censored_note(runs, target):
+            print(note)
+        if fits:
+            yield target, by_batch, fits
+        else:
+            print(no_fit(target, by_batch))
+
+
 def no_runs(game: str) -> int:
     print(f"error: the scale study has no runs of {game} (benchmarks/results/scale.jsonl, batch-partial/); "
           f"run them first: make scale-study", file=sys.stderr)
@@ -134,13 +147,7 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
     rows, fitted, caveats = [], [], []
-    for target in targets:
-        by_batch, fits = target_fits(runs, target)
-        if note := censored_note(runs, target):
-            print(note)
-        if not fits:
-            print(no_fit(target, by_batch))
-            continue
+    for target, by_batch, fits in fitted_targets(runs, targets):
         s = np.array([f.updates(B) for f in fits])
         fitted.append(target)
         if single := sorted(b for b, u in by_batch.items() if len(u) == 1):
@@ -199,13 +206,7 @@ def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
     if not runs:
         return no_runs(game)
     rows = []
-    for target in targets:
-        by_batch, fits = target_fits(runs, target)
-        if note := censored_note(runs, target):
-            print(note)
-        if not fits:
-            print(no_fit(target, by_batch))
-            continue
+    for target, by_batch, fits in fitted_targets(runs, targets):
         for ranks in SWEEP_RANKS:
             plan = plan_batch(ranks, None, None, None, None, "auto")
             lo, mid, hi = np.percentile([f.updates(plan.global_batch) for f in fits], [5, 50, 95])
@@ -241,11 +242,7 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
         style = "-" if network.startswith("10GbE") else "--"
         ax.plot(x, [r["minutes"] for r in rs], f"C{i // 2}{style}", label=f"score {target}, {network}")
         ax.fill_between(x, [r["minutes_5"] for r in rs], [r["minutes_95"] for r in rs], color=f"C{i // 2}", alpha=0.15)
-    for cores, minutes, label in BA3C:
-        ax.plot([cores], [minutes], "k*", ms=11)
-        ax.annotate(label, (cores, minutes), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    draw_ba3c_log_axes(ax)
     ax.set_xlabel("one-core ranks (default batch plan)")
     ax.set_ylabel("projected minutes to Breakout score(100)")
     ax.set_title("The scale study's fit S(B) = S_min (1 + B_crit / B) x the time model's update, synchronous;\n"

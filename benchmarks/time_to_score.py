@@ -106,6 +106,15 @@ def project(target: float, fit_ms: tuple[float, float], gradient_bytes: int, red
     return rows
 
 
+def draw_ba3c_log_axes(ax) -> None:
+    """BA3C's published times as stars, on log-2 cores against log minutes."""
+    for cores, minutes, label in BA3C:
+        ax.plot([cores], [minutes], "k*", ms=11)
+        ax.annotate(label, (cores, minutes), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+
+
 def plot(rows: list[dict], target: float, path) -> None:
     import matplotlib
 
@@ -121,11 +130,7 @@ def plot(rows: list[dict], target: float, path) -> None:
                 label=f"{net}{', --overlap' if overlap else ''}")
         bound = [r for r in rs if not r["exact"]]
         ax.plot([r["cores"] for r in bound], [r["minutes"] for r in bound], style[:2] + "^", ms=6)
-    for cores, minutes, label in BA3C:
-        ax.plot([cores], [minutes], "k*", ms=11)
-        ax.annotate(label, (cores, minutes), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    draw_ba3c_log_axes(ax)
     ax.set_xlabel("cores (one rank per core, default batch plan)")
     ax.set_ylabel(f"projected minutes to Breakout score(100) {target:g}")
     ax.set_title("Projected from measurements; ^ = lower bound (the study's runs at that batch did not reach "
