@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
     from ba3c.envs import AtariEnvs
     from ba3c.faults import Faults
     from ba3c.learner import Learner
-    from ba3c.meter import Meter
+    from ba3c.meter import Meter, ScoreTarget
     from ba3c.noise_scale import NoiseScale
     from ba3c.rollout import Rollout
     from ba3c.run import Every, NullCheckpointer, NullLog, NullSideWork, Pipeline, RunState
@@ -248,12 +248,13 @@ class Progress:
     """The log line: every rank's finished games to rank 0 (a gather), which adds them to its Meter,
     writes the row and says once what the row's warnings call for."""
 
-    def __init__(self, comm: Comm, cfg: Config, plan) -> None:
+    def __init__(self, comm: Comm, cfg: Config, plan, target: ScoreTarget) -> None:
         from ba3c.collapse import CollapseWatch
 
-        self.comm, self.cfg, self.plan = comm, cfg, plan
+        self.comm, self.cfg, self.plan, self.target = comm, cfg, plan, target
         self.collapse = CollapseWatch()
         self.warned_batch = False
+        self.target_reached = False  # rank 0's; it reaches the other ranks in the next allreduce
         self.last_row: dict | None = None
 
     def record(self, run: Run) -> None:
@@ -269,6 +270,7 @@ class Progress:
         self.last_row = run.meter.row(counters, time.time() - run.t_start, run.lr_at(frames), run.beta_at(frames),
                                       run.side.latest_eval["mean"] if run.side.latest_eval else None)
         run.log.log(self.last_row)
+        self.target_reached = self.target_reached or self.target.reached(run.meter.recent_scores, counters["games"])
         self._warn(frames, self.last_row, run.noise.value, run.noise.relative_error())
 
     def _warn(self, frames: int, row: dict, b_noise: float | None, b_noise_error: float | None) -> None:
@@ -316,7 +318,11 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
     state = RunState(counters)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
-    envs = make_envs(cfg, comm, plan, env_seed, counters)
+    done = already_done(cfg, counters, memory.get("recent_scores", ()))  # the same verdict on every rank
+    if done:
+        say(comm, done[0])
+        state.stopping, state.reason = done[1] == "target", done[1]
+    envs = None if done else make_envs(cfg, plan, env_seed)  # none: nothing to play
     faults = Faults(comm.rank)
     run = Run(cfg=cfg, comm=comm, clock=clock, plan=plan, learner=learner, state=state, envs=envs, rng=rng,
               faults=faults, **loop_parts(cfg, comm, plan, learner, counters, memory),
@@ -339,14 +345,25 @@ def safe_for_thread_level(cfg: Config, comm: Comm) -> Config:
     return dataclasses.replace(cfg, overlap=False)
 
 
-def make_envs(cfg: Config, comm: Comm, plan, seed: int, counters: dict):
-    """This rank's emulators; none for a run already at its budget (it has nothing to play)."""
-    from ba3c.envs import AtariEnvs, threads_per_rank
+def already_done(cfg: Config, counters: dict, recent_scores) -> tuple[str, str] | None:
+    """Why a resumed run has nothing left to train and the reason it ends with, or None."""
+    import numpy as np
+
+    from ba3c.meter import ScoreTarget
 
     if counters["frames"] >= cfg.total_frames:
-        say(comm, f"already trained {counters['frames']:,} frames (--total_frames {cfg.total_frames:,.0f}); "
-                  "raise --total_frames to train on")
-        return None
+        return (f"already trained {counters['frames']:,} frames (--total_frames {cfg.total_frames:,.0f}); "
+                "raise --total_frames to train on"), "done"
+    if ScoreTarget(cfg.stop_at_score, 0, False, 0).met_by(recent_scores):
+        return (f"score(100) {np.mean(recent_scores):.1f} already reached --stop_at_score {cfg.stop_at_score:g} "
+                f"at {counters['frames']:,} frames; raise it to train on"), "target"
+    return None
+
+
+def make_envs(cfg: Config, plan, seed: int):
+    """This rank's emulators."""
+    from ba3c.envs import AtariEnvs, threads_per_rank
+
     with quiet_stderr():
         return AtariEnvs(cfg.env, plan.envs_per_rank, seed=seed, threads=threads_per_rank(cfg),
                          reward_clip=cfg.reward_clip, **cfg.protocol())
@@ -354,7 +371,7 @@ def make_envs(cfg: Config, comm: Comm, plan, seed: int, counters: dict):
 
 def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: dict) -> dict:
     """What every rank's loop uses: buffers, schedules, meters, the pipeline, the periodic jobs."""
-    from ba3c.meter import Meter
+    from ba3c.meter import Meter, ScoreTarget
     from ba3c.noise_scale import NoiseScale
     from ba3c.rollout import Rollout
     from ba3c.run import Every, Pipeline
@@ -379,7 +396,8 @@ def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: d
         lr_at=scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames),
         beta_at=parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule"),
         log_timer=Every(cfg.log_every if rank0 else None), save_timer=Every(cfg.save_every if rank0 else None),
-        progress=Progress(comm, cfg, plan))
+        progress=Progress(comm, cfg, plan, ScoreTarget(cfg.stop_at_score, counters["games"], counters["frames"] > 0,
+                                                       plan.global_batch // plan.n_step)))
 
 
 def rank0_parts(cfg: Config, comm: Comm, run_dir: Path, learner, identity: dict, faults) -> dict:
@@ -476,7 +494,8 @@ def gradients(run: Run):
 
     now = time.time()
     # Asked now, acted on when the averaged flags come back (with --overlap, an update later).
-    control = Control(stop=run.stop.requested, log=run.log_timer.ask(now), save=run.save_timer.ask(now))
+    control = Control(stop=run.stop.requested, log=run.log_timer.ask(now), save=run.save_timer.ask(now),
+                      target=run.progress.target_reached)
     watch = Stopwatch()
     update = run.state.counters["updates"] + len(run.pipeline)
     queued_frames = run.state.counters["frames"] + len(run.pipeline) * run.frames_per_update
@@ -498,7 +517,8 @@ def apply(run: Run, done):
 def record(run: Run, result) -> None:
     """Count the update, decide on stopping, and write the log line when it is due or the last."""
     run.faults.after_allreduce(run.state.counters["updates"])
-    warning = run.state.count(result.applied, result.control.stop, run.frames_per_update, run.cfg.max_bad_updates)
+    warning = run.state.count(result.applied, result.control.stop, run.frames_per_update, run.cfg.max_bad_updates,
+                              result.control.target)
     if "first_update" not in run.clock.seconds:
         report_startup(run)  # all ranks
     if warning:
@@ -534,10 +554,13 @@ def finish(run: Run) -> int:
         else:
             warn(comm, f"warning: ranks' weights diverged: {checksums}")
     saved = run.save_checkpoint(wait=True)
-    run.side.close(final=state.reason == "done")
+    run.side.close(final=state.reason in ("done", "target"))
     run.log.close()
     if not saved:
         raise UserError(run.checkpointer.error)
+    if state.reason == "target":
+        say(comm, f"score(100) reached --stop_at_score {run.cfg.stop_at_score:g} at {state.counters['frames']:,} "
+                  "frames: done")
     if state.reason == "signal":
         say(comm, f"stopped by {run.stop.signal_name or 'a signal on another rank'}; run the same command to resume")
     if state.reason == "nonfinite":

@@ -108,6 +108,10 @@ class Config:
                                  "protocol, where the agent must press FIRE itself")
     # Run length, seeds, outputs.
     total_frames: int = _f(40_000_000, "stop after this many emulator frames (all ranks, frameskip included)")
+    stop_at_score: float | None = _f(None, "also stop, as a finished run (checkpoint, final evaluation, exit 0), "
+                                     "once score(100), the mean game score of the last 100 games, reaches this; "
+                                     "after a resume it waits until every emulator has finished 2 games since "
+                                     "(a resume restarts them all at once, which biases the first ones)")
     seed: int = _f(0, "seed; rank r seeds its emulators with seed + 1000 * r on a new run (a resumed run "
                    "draws fresh emulator seeds from seed, rank and update, so it does not replay its start)")
     logdir: str = _f("runs", "folder holding one sub-folder per run")
@@ -193,6 +197,8 @@ class Config:
         if self.seed > MAX_SEED:
             raise UserError(f"--seed must be at most {MAX_SEED:,} (the emulator takes a 32-bit int seed and rank "
                             f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
+        if self.stop_at_score is not None and not math.isfinite(self.stop_at_score):
+            raise UserError(f"--stop_at_score must be a finite game score, got {self.stop_at_score}")
         if self.lr_warmup < 0:
             raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
         if self.video_seconds < 0:

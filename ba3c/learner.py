@@ -31,6 +31,7 @@ class Control(NamedTuple):
     stop: bool = False
     log: bool = False
     save: bool = False
+    target: bool = False  # rank 0's score(100) reached --stop_at_score: stop as a finished run
 
 
 # After the P gradient entries, in this order: loss stats, the squared norm of this rank's own

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -13,13 +13,34 @@ from ba3c.noise_scale import NoiseScale
 from ba3c.rollout import Timing
 
 TIMERS = ("t_env", "t_act", "t_learn", "t_allreduce", "t_other")
+SCORE_WINDOW = 100  # the games score(100) averages
+
+
+class ScoreTarget(NamedTuple):
+    """--stop_at_score on rank 0: reached once score(100) is at least `score` over a full window
+    and, after a resume, once the restarted games have settled (ba3c/runlog.py: score_settled)."""
+    score: float | None
+    games_at_start: int
+    resumed: bool
+    emulators: int  # all ranks'
+
+    def met_by(self, window: Sequence[float]) -> bool:
+        """A full window at or above the target (a resumed run's checkpointed window: games played
+        before this start, so no settling needed)."""
+        return self.score is not None and len(window) >= SCORE_WINDOW and float(np.mean(window)) >= self.score
+
+    def reached(self, window: Sequence[float], games: int) -> bool:
+        """The live window meets it, and a resume's restarted games have settled."""
+        from ba3c.runlog import score_settled
+
+        return self.met_by(window) and score_settled(games - self.games_at_start, self.emulators, self.resumed)
 
 
 class Meter:
     def __init__(self, frames: int, noise: NoiseScale, recent_scores: Iterable[float] = ()) -> None:
         """recent_scores: a resumed run's last games (Meter.state() of its checkpoint)."""
         self.noise = noise
-        self.recent_scores: deque[float] = deque((float(s) for s in recent_scores), maxlen=100)
+        self.recent_scores: deque[float] = deque((float(s) for s in recent_scores), maxlen=SCORE_WINDOW)
         self._reset(frames, time.time())
 
     def state(self) -> list[float]:

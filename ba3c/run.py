@@ -49,15 +49,17 @@ class RunState:
     """The run's counters (what checkpoints keep) and the loop's decisions: stop, skip, end."""
     counters: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     stopping: bool = False  # no new rollouts; what is in flight is still applied
-    reason: str = "done"  # done | signal | nonfinite
+    reason: str = "done"  # done | target | signal | nonfinite
     bad_in_row: int = 0
 
     def wants_rollout(self, in_flight: int, frames_per_update: int, total_frames: float) -> bool:
         """Play another rollout: not stopping, and the frames queued so far are short of the budget."""
         return not self.stopping and self.counters["frames"] + in_flight * frames_per_update < total_frames
 
-    def count(self, applied: bool, stop_asked: bool, frames_per_update: int, max_bad_updates: int) -> str | None:
-        """Count one applied (or skipped) update and decide whether to stop; a warning for a skip."""
+    def count(self, applied: bool, stop_asked: bool, frames_per_update: int, max_bad_updates: int,
+              target_reached: bool = False) -> str | None:
+        """Count one applied (or skipped) update and decide whether to stop; a warning for a skip.
+        target_reached (--stop_at_score) ends the run as finished, not as stopped."""
         c = self.counters
         c["updates"] += 1
         c["frames"] += frames_per_update
@@ -71,9 +73,9 @@ class RunState:
                        f"update skipped on all ranks ({self.bad_in_row} in a row)")
         if self.bad_in_row >= max_bad_updates:
             self.reason = "nonfinite"  # also when already stopping for a signal: the last weights are bad
-        if not self.stopping and (stop_asked or self.reason == "nonfinite"):
+        if not self.stopping and (stop_asked or target_reached or self.reason == "nonfinite"):
             self.stopping = True
-            self.reason = "nonfinite" if self.reason == "nonfinite" else "signal"
+            self.reason = ("nonfinite" if self.reason == "nonfinite" else "signal" if stop_asked else "target")
         return warning
 
     def is_last(self, in_flight: int, total_frames: float) -> bool:

@@ -84,6 +84,12 @@ def hold_run_lock(run_dir: Path) -> None:
     _held_locks.append(f)
 
 
+def release_run_locks() -> None:
+    """Drop this process's run-folder locks, as its exit would (for callers of train.main in-process)."""
+    while _held_locks:
+        _held_locks.pop().close()
+
+
 _active_bar = None
 
 
@@ -166,6 +172,12 @@ def surviving_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 SETTLE_GAMES_PER_EMULATOR = 2
 
 
+def score_settled(games_since_start: int, emulators: int, resumed: bool) -> bool:
+    """Whether score(100) can be read: always on a new run's start; after a resume, once the emulators
+    have finished SETTLE_GAMES_PER_EMULATOR games each on average (see settle_after_resumes)."""
+    return not resumed or games_since_start >= SETTLE_GAMES_PER_EMULATOR * emulators
+
+
 def settle_after_resumes(rows: list[dict[str, Any]], starts: list[int], emulators: int) -> list[dict[str, Any]]:
     """Rows with score_mean100 withheld (None; the value kept as score_mean100_unsettled) while a resumed
     start's window is biased. A resume restarts every emulator's game at once (the vector emulator's
@@ -178,7 +190,7 @@ def settle_after_resumes(rows: list[dict[str, Any]], starts: list[int], emulator
     out = []
     for row in rows:
         start = max((f for f in games_at if f < row["frames"]), default=None)
-        if start is not None and row.get("games", 0) - games_at[start] < SETTLE_GAMES_PER_EMULATOR * emulators:
+        if start is not None and not score_settled(row.get("games", 0) - games_at[start], emulators, True):
             row = {**row, "score_mean100": None, "score_mean100_unsettled": row.get("score_mean100")}
         out.append(row)
     return out

@@ -75,34 +75,18 @@ def last_row(folder: Path) -> dict | None:
     return rows[-1] if rows else None
 
 
-def train_until(cmd: list[str], folder: Path, stop_at_score: float | None, snapshot_minutes: float,
-                labels: dict | None = None) -> int:
-    """Run the trainer; every snapshot_minutes record its curve so far (with `labels`); end it (SIGTERM:
-    it checkpoints and exits 0) once score(100) reaches stop_at_score. A run already there is not started
-    again."""
-    import signal
+def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: dict | None = None) -> int:
+    """Run the trainer (its own --stop_at_score ends it at the study's score); every snapshot_minutes
+    record its curve so far (with `labels`)."""
     import time
 
     from common import partial_record
 
-    row = last_row(folder)
-    if stop_at_score is not None and row and (row.get("score_mean100") or 0) >= stop_at_score:
-        # Not started only to be stopped: a SIGTERM during start-up, before the trainer's handler, kills it.
-        print(f"score(100) {row['score_mean100']:.1f} >= {stop_at_score:g} at {row['frames']:,} frames already",
-              flush=True)
-        return 0
     proc = subprocess.Popen(cmd, cwd=ROOT)
     next_snapshot = time.time() + 60 * snapshot_minutes
-    stopped = False
     while proc.poll() is None:
         time.sleep(10)
-        row = last_row(folder)
-        if not stopped and stop_at_score is not None and row and (row.get("score_mean100") or 0) >= stop_at_score:
-            print(f"score(100) {row['score_mean100']:.1f} >= {stop_at_score:g} at {row['frames']:,} frames: stopping",
-                  flush=True)
-            proc.send_signal(signal.SIGTERM)
-            stopped = True
-        if time.time() >= next_snapshot and row:
+        if time.time() >= next_snapshot and last_row(folder):
             partial_record("batch-partial", folder.name, {**summarize(folder), **(labels or {})},
                            {"machine": machine()})
             next_snapshot = time.time() + 60 * snapshot_minutes
@@ -155,7 +139,7 @@ def main() -> None:
     p.add_argument("--record-only", action="store_true", help="record the run folder as it is; do not train")
     p.add_argument("--folder", default=None, help="with --record-only: a run folder made elsewhere")
     p.add_argument("--stop_at_score", type=float, default=None,
-                   help="end the run (checkpointed, as by SIGTERM) once its score(100) reaches this")
+                   help="train.py's --stop_at_score: the run ends, as finished, once its score(100) reaches this")
     p.add_argument("--snapshot_minutes", type=float, default=10.0,
                    help="while training, write the curve so far to benchmarks/results/batch-partial/ this often")
     p.add_argument("--partial", action="store_true",
@@ -187,9 +171,10 @@ def main() -> None:
         cmd = [*launcher, sys.executable, str(ROOT / "train.py"), "-e", a.game, "--global_batch", str(a.global_batch),
                "--total_frames", str(int(a.frames)), "--lr_scaling", a.lr_scaling, "--lr_warmup", str(a.lr_warmup),
                "--seed", str(a.seed), "--threads", str(threads), "--logdir", str(RUNS), "--name", folder.name,
-               "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none", *extra]
+               "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none",
+               *(["--stop_at_score", f"{a.stop_at_score:g}"] if a.stop_at_score is not None else []), *extra]
         print("running:", " ".join(cmd), flush=True)
-        code = train_until(cmd, folder, a.stop_at_score, a.snapshot_minutes, labels)
+        code = train_until(cmd, folder, a.snapshot_minutes, labels)
         if code != 0:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
     out = {**summarize(folder), **labels}

@@ -21,6 +21,27 @@ def test_a_stop_request_ends_the_run_after_what_is_in_flight():
     assert s.counters["updates"] == 1 and s.counters["frames"] == 80
 
 
+def test_a_reached_score_target_ends_the_run_as_finished_and_a_signal_as_stopped():
+    s = RunState()
+    s.count(applied=True, stop_asked=False, frames_per_update=80, max_bad_updates=10, target_reached=True)
+    assert s.stopping and s.reason == "target" and not s.wants_rollout(0, 80, 1000)
+    s = RunState()
+    s.count(applied=True, stop_asked=True, frames_per_update=80, max_bad_updates=10, target_reached=True)
+    assert s.reason == "signal"  # a signal asks to resume later; it must not read as finished
+
+
+def test_the_score_target_needs_a_full_window_and_after_a_resume_settled_games():
+    from ba3c.meter import SCORE_WINDOW, ScoreTarget
+
+    new = ScoreTarget(5.0, games_at_start=0, resumed=False, emulators=16)
+    assert not new.reached([9.0] * (SCORE_WINDOW - 1), games=99)  # a few lucky first games are not score(100)
+    assert new.reached([5.0] * SCORE_WINDOW, games=100) and not new.reached([4.9] * SCORE_WINDOW, games=100)
+    resumed = ScoreTarget(5.0, games_at_start=1000, resumed=True, emulators=16)
+    assert not resumed.reached([9.0] * SCORE_WINDOW, games=1000 + 31)  # 2 games per emulator: 32
+    assert resumed.reached([9.0] * SCORE_WINDOW, games=1000 + 32)
+    assert resumed.met_by([9.0] * SCORE_WINDOW) and not ScoreTarget(None, 0, False, 16).met_by([9.0] * 100)
+
+
 def test_non_finite_updates_are_skipped_counted_and_stop_the_run_after_n_in_a_row():
     s = RunState()
     warning = s.count(applied=False, stop_asked=False, frames_per_update=80, max_bad_updates=3)
@@ -62,6 +83,7 @@ def test_every_has_one_clock_and_never_fires_where_it_is_not_owned():
 def run_train_in_process(tmp_path, monkeypatch):
     """train.main() in this process; signal handlers and the environment restored afterwards."""
     import train
+    from ba3c.runlog import release_run_locks
 
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
     monkeypatch.chdir(tmp_path)
@@ -71,7 +93,10 @@ def run_train_in_process(tmp_path, monkeypatch):
             monkeypatch.setenv(k, v)
         argv = ["-e", "Breakout", "--envs_per_rank", "2", "--n_step", "5", "--log_every", "1e-6", "--progress",
                 "off", "--comm", "none", "--logdir", str(tmp_path), "--obs_mean_updates", "0", *map(str, flags)]
-        return train.main(argv)
+        try:
+            return train.main(argv)
+        finally:
+            release_run_locks()  # as the process's exit would
 
     yield run
     for s, h in handlers.items():
@@ -112,6 +137,25 @@ def test_a_signal_mid_run_checkpoints_and_ends_cleanly(run_train_in_process, tmp
         sender.join()
     latest = checkpoint.load_latest(tmp_path / "s" / "checkpoints")
     assert latest is not None and 0 < latest[2]["counters"]["frames"] < 10**9
+
+
+def test_stop_at_score_ends_a_run_as_done_and_a_rerun_trains_no_further(run_train_in_process, tmp_path, capsys):
+    """Games cut at 100 frames (25 agent steps) fill the 100-game window in 5 x 20 emulators' games;
+    any score reaches -100. The run stops long before its budget, checkpointed; the same command
+    again says so and trains nothing."""
+    from ba3c import checkpoint
+
+    flags = ("--envs_per_rank", 20, "--max_episode_frames", 100, "--stop_at_score", -100, "--total_frames", 10**7,
+             "--name", "t")
+    assert run_train_in_process(*flags) == 0
+    out = capsys.readouterr().out
+    assert "reached --stop_at_score -100 at" in out and "done" in out
+    rows = progress_rows(tmp_path / "t" / "progress.jsonl")
+    meta = checkpoint.load_latest(tmp_path / "t" / "checkpoints")[2]
+    assert rows[-1]["games"] >= 100 and meta["counters"]["frames"] == rows[-1]["frames"] < 10**6
+    assert run_train_in_process(*flags) == 0
+    assert "already reached --stop_at_score -100" in capsys.readouterr().out
+    assert checkpoint.load_latest(tmp_path / "t" / "checkpoints")[2]["counters"]["frames"] == meta["counters"]["frames"]
 
 
 def test_non_finite_updates_stop_the_run_with_the_last_good_weights(run_train_in_process, tmp_path, capsys):
