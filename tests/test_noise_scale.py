@@ -159,7 +159,9 @@ def test_the_large_batch_note_waits_for_a_settled_estimate(capsys):
     import train
     from mpi.comm import Comm
 
-    progress = train.Progress(Comm(), None, SimpleNamespace(global_batch=1280))
+    from ba3c.meter import ScoreTarget
+
+    progress = train.Progress(Comm(), None, SimpleNamespace(global_batch=1280), ScoreTarget(None, 0, False, 256))
     row = {"value_std": 1.0}
     progress._warn(2_000_000, row, 94.0, 0.6)  # too uncertain
     progress._warn(500_000, row, 94.0, 0.1)  # too early in training
