@@ -72,7 +72,7 @@ demo: $(STAMP)
 	$(PY) train.py --task record --load models/$(GAME).npz -e $(GAME) --output demo/$(GAME).gif
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=12 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests -m "not slow"
