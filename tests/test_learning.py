@@ -43,4 +43,7 @@ def test_breakout_beats_random_policy(tmp_path):
           f"at {rows[-1]['frames']:,} frames")
     assert random_mean < 3.0
     assert trained >= 2 * random_mean, (trained, random_mean)
-    assert rows[-1]["train_life_return"] > rows[0]["train_life_return"]
+    # The run's last row can be one update after the row that reached the target, with no life lost in
+    # between (None): compare the last row that saw lives end.
+    life_returns = [r["train_life_return"] for r in rows if r["train_life_return"] is not None]
+    assert life_returns[-1] > life_returns[0]
