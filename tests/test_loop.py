@@ -139,20 +139,23 @@ def test_a_signal_mid_run_checkpoints_and_ends_cleanly(run_train_in_process, tmp
     assert latest is not None and 0 < latest[2]["counters"]["frames"] < 10**9
 
 
-def test_stop_at_score_ends_a_run_as_done_and_a_rerun_trains_no_further(run_train_in_process, tmp_path, capsys):
-    """Games cut at 100 frames (25 agent steps) fill the 100-game window in 5 x 20 emulators' games;
-    any score reaches -100. The run stops long before its budget, checkpointed; the same command
-    again says so and trains nothing."""
-    from ba3c import checkpoint
+def test_stop_at_score_ends_a_run_as_done_and_a_rerun_trains_no_further(run_train_in_process, tmp_path, capsys,
+                                                                        monkeypatch):
+    """The wiring, on a score window of 8 games (the rule itself, on 100, is tested above): games cut at
+    100 frames (25 agent steps) fill it in one round of 8 emulators' games; any score reaches -100. The
+    run stops long before its budget, checkpointed; the same command again says so and trains nothing."""
+    from ba3c import checkpoint, meter
 
-    flags = ("--envs_per_rank", 20, "--max_episode_frames", 100, "--stop_at_score", -100, "--total_frames", 10**7,
+    monkeypatch.setattr(meter, "SCORE_WINDOW", 8)
+    flags = ("--envs_per_rank", 8, "--max_episode_frames", 100, "--stop_at_score", -100, "--total_frames", 10**7,
              "--name", "t")
     assert run_train_in_process(*flags) == 0
     out = capsys.readouterr().out
     assert "reached --stop_at_score -100 at" in out and "done" in out
     rows = progress_rows(tmp_path / "t" / "progress.jsonl")
     meta = checkpoint.load_latest(tmp_path / "t" / "checkpoints")[2]
-    assert rows[-1]["games"] >= 100 and meta["counters"]["frames"] == rows[-1]["frames"] < 10**6
+    assert rows[-1]["games"] >= 8 and meta["counters"]["frames"] == rows[-1]["frames"] < 10**5
+    assert len(meta["recent_scores"]) == 8
     assert run_train_in_process(*flags) == 0
     assert "already reached --stop_at_score -100" in capsys.readouterr().out
     assert checkpoint.load_latest(tmp_path / "t" / "checkpoints")[2]["counters"]["frames"] == meta["counters"]["frames"]
