@@ -304,6 +304,7 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
     from ba3c.faults import Faults
     from ba3c.games import action_meanings
     from ba3c.learner import Learner
+    from ba3c.meter import ScoreTarget
     from ba3c.run import RunState
 
     run_dir = Path(cfg.logdir) / cfg.name
@@ -318,14 +319,15 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
     state = RunState(counters)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
-    done = already_done(cfg, counters, memory.get("recent_scores", ()))  # the same verdict on every rank
+    target = ScoreTarget(cfg.stop_at_score, counters["games"], counters["frames"] > 0, plan.ranks * plan.envs_per_rank)
+    done = already_done(cfg, counters, target, memory.get("recent_scores", ()))  # the same verdict on every rank
     if done:
         say(comm, done[0])
         state.stopping, state.reason = done[1] == "target", done[1]
     envs = None if done else make_envs(cfg, plan, env_seed)  # none: nothing to play
     faults = Faults(comm.rank)
     run = Run(cfg=cfg, comm=comm, clock=clock, plan=plan, learner=learner, state=state, envs=envs, rng=rng,
-              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, memory),
+              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, memory, target),
               **rank0_parts(cfg, comm, run_dir, learner, identity, faults))
     run.t_start = time.time() - counters["wall_time"]
     run.metadata = announce(run, threads_per_rank(cfg), env_seed)
@@ -345,16 +347,14 @@ def safe_for_thread_level(cfg: Config, comm: Comm) -> Config:
     return dataclasses.replace(cfg, overlap=False)
 
 
-def already_done(cfg: Config, counters: dict, recent_scores) -> tuple[str, str] | None:
+def already_done(cfg: Config, counters: dict, target: ScoreTarget, recent_scores) -> tuple[str, str] | None:
     """Why a resumed run has nothing left to train and the reason it ends with, or None."""
     import numpy as np
-
-    from ba3c.meter import ScoreTarget
 
     if counters["frames"] >= cfg.total_frames:
         return (f"already trained {counters['frames']:,} frames (--total_frames {cfg.total_frames:,.0f}); "
                 "raise --total_frames to train on"), "done"
-    if ScoreTarget(cfg.stop_at_score, 0, False, 0).met_by(recent_scores):
+    if target.met_by(recent_scores):
         return (f"score(100) {np.mean(recent_scores):.1f} already reached --stop_at_score {cfg.stop_at_score:g} "
                 f"at {counters['frames']:,} frames; raise it to train on"), "target"
     return None
@@ -369,9 +369,9 @@ def make_envs(cfg: Config, plan, seed: int):
                          reward_clip=cfg.reward_clip, **cfg.protocol())
 
 
-def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: dict) -> dict:
+def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: dict, target: ScoreTarget) -> dict:
     """What every rank's loop uses: buffers, schedules, meters, the pipeline, the periodic jobs."""
-    from ba3c.meter import Meter, ScoreTarget
+    from ba3c.meter import Meter
     from ba3c.noise_scale import NoiseScale
     from ba3c.rollout import Rollout
     from ba3c.run import Every, Pipeline
@@ -396,8 +396,7 @@ def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: d
         lr_at=scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, plan.lr_factor, cfg.lr_warmup, cfg.total_frames),
         beta_at=parse_schedule(cfg.entropy_schedule, cfg.entropy_beta, cfg.total_frames, "--entropy_schedule"),
         log_timer=Every(cfg.log_every if rank0 else None), save_timer=Every(cfg.save_every if rank0 else None),
-        progress=Progress(comm, cfg, plan, ScoreTarget(cfg.stop_at_score, counters["games"], counters["frames"] > 0,
-                                                       plan.global_batch // plan.n_step)))
+        progress=Progress(comm, cfg, plan, target))
 
 
 def rank0_parts(cfg: Config, comm: Comm, run_dir: Path, learner, identity: dict, faults) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 from ba3c.learner import STAT_NAMES, UpdateResult
 from ba3c.noise_scale import NoiseScale
 from ba3c.rollout import Timing
+from ba3c.runlog import score_settled
 
 TIMERS = ("t_env", "t_act", "t_learn", "t_allreduce", "t_other")
 SCORE_WINDOW = 100  # the games score(100) averages
@@ -31,8 +32,6 @@ class ScoreTarget(NamedTuple):
 
     def reached(self, window: Sequence[float], games: int) -> bool:
         """The live window meets it, and a resume's restarted games have settled."""
-        from ba3c.runlog import score_settled
-
         return self.met_by(window) and score_settled(games - self.games_at_start, self.emulators, self.resumed)
 
 

@@ -157,9 +157,8 @@ def test_the_large_batch_note_waits_for_a_settled_estimate(capsys):
     from types import SimpleNamespace
 
     import train
-    from mpi.comm import Comm
-
     from ba3c.meter import ScoreTarget
+    from mpi.comm import Comm
 
     progress = train.Progress(Comm(), None, SimpleNamespace(global_batch=1280), ScoreTarget(None, 0, False, 256))
     row = {"value_std": 1.0}
