@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-sweep predict plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -41,6 +41,7 @@ help:
 	@echo "make defaults-screen [FRAMES=5e6]  candidate default flags x Boxing, Breakout, Space Invaders, Pong, one"
 	@echo "                      run at a time (resumable); make screen-table: frames to each game's threshold, end score"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
+	@echo "make grow-compare     --grow_envs vs the fixed plan (64 virtual ranks from batch 320): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
 	@echo "make plan-sweep       minutes to 20/100/300 at 8-1,536 ranks (default plans) from the scale study's fit:"
@@ -156,6 +157,9 @@ plan-sweep: $(STAMP)
 
 predict: $(STAMP)
 	cd benchmarks && ../$(PY) predict.py --global_batch $(BATCH) $(if $(CHECK),--check) $(ARGS)
+
+grow-compare: $(STAMP)
+	cd benchmarks && ../$(PY) grow_compare.py $(ARGS)
 
 plot-scale: $(STAMP)
 	cd benchmarks && ../$(PY) plot_batch.py --results scale --partial --output ../docs/scale-study.png

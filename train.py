@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
     from ba3c.checkpointer import Checkpointer
     from ba3c.envs import AtariEnvs
     from ba3c.faults import Faults
+    from ba3c.grow import Growth
     from ba3c.learner import Learner
     from ba3c.meter import Meter, ScoreTarget
     from ba3c.noise_scale import NoiseScale
@@ -53,7 +54,8 @@ if TYPE_CHECKING:  # imported where used: they start TensorFlow or the emulators
 # stopped: the noise-scale estimator's averages and the last 100 games' scores (without them the
 # score(100) of a resumed run restarts from the first games to end, the shortest and lowest).
 # Checkpoint key -> the Run attribute whose state() it holds.
-LOOP_MEMORY = {"noise_scale": "noise", "recent_scores": "meter"}
+# A growing run's emulators per rank too (--grow_envs), so it resumes at its grown size.
+LOOP_MEMORY = {"noise_scale": "noise", "recent_scores": "meter", "growth": "growth"}
 # Say so (once) when the global batch exceeds the measured noise scale by this factor: by McCandlish
 # et al.'s model such a run needs ~(1 + B/B_noise) times the frames of a small-batch run.
 BATCH_WARN_RATIO = 4
@@ -228,6 +230,8 @@ class Run:
     side: SideWork | NullSideWork
     checkpointer: Checkpointer | NullCheckpointer
     progress: Progress  # the log line's gather and rank 0's row
+    growth: Growth | None  # --grow_envs: the emulators per one-core rank, and when to double them
+    time_model: dict[int, float]  # --grow_envs, rank 0: seconds of one update at e emulators per one-core rank
     metadata: dict = field(default_factory=dict)
     t_start: float = 0.0  # wall clock, minus the wall time of earlier segments
     update_seconds: deque = field(default_factory=lambda: deque(maxlen=100))  # for the automatic deadline
@@ -239,9 +243,20 @@ class Run:
     def save_checkpoint(self, wait: bool = False) -> bool:
         self.state.counters["wall_time"] = time.time() - self.t_start
         state = dict(zip(self.learner.state_names(), self.learner.get_state()))
-        memory = {key: getattr(self, owner).state() for key, owner in LOOP_MEMORY.items()}
+        memory = {key: None if getattr(self, owner) is None else getattr(self, owner).state()
+                  for key, owner in LOOP_MEMORY.items()}
         return self.checkpointer.save(state, self.state.counters,
                                       {**memory, "weights_checksum": self.learner.weights_checksum()}, wait)
+
+    def update_time(self, envs: int) -> float:
+        """Seconds of one update at `envs` emulators per one-core rank, for --grow_envs (rank 0): the
+        live time of the recent updates plus the model's difference; with --virtual_ranks the live time is
+        not a one-core rank's, and the model alone answers."""
+        if self.cfg.virtual_ranks > 1 or not self.update_seconds:
+            return self.time_model[envs]
+        import numpy as np
+
+        return float(np.median(self.update_seconds)) + self.time_model[envs] - self.time_model[self.growth.envs]
 
 
 class Progress:
@@ -255,6 +270,7 @@ class Progress:
         self.collapse = CollapseWatch()
         self.warned_batch = False
         self.target_reached = False  # rank 0's; it reaches the other ranks in the next allreduce
+        self.grow_asked = False  # rank 0's, likewise (--grow_envs)
         self.last_row: dict | None = None
 
     def record(self, run: Run) -> None:
@@ -267,10 +283,13 @@ class Progress:
             run.meter.add_games(scores, lives)
             counters["games"] += len(scores)
         frames = counters["frames"]
-        self.last_row = run.meter.row(counters, time.time() - run.t_start, run.lr_at(frames), run.beta_at(frames),
-                                      run.side.latest_eval["mean"] if run.side.latest_eval else None)
+        self.last_row = {**run.meter.row(counters, time.time() - run.t_start, run.lr_at(frames), run.beta_at(frames),
+                                         run.side.latest_eval["mean"] if run.side.latest_eval else None),
+                         "global_batch": self.plan.global_batch}
         run.log.log(self.last_row)
         self.target_reached = self.target_reached or self.target.reached(run.meter.recent_scores, counters["games"])
+        if run.growth is not None and not self.grow_asked:
+            self.grow_asked = run.growth.observe(counters["updates"], run.noise.value, run.update_time)
         self._warn(frames, self.last_row, run.noise.value, run.noise.relative_error())
 
     def _warn(self, frames: int, row: dict, b_noise: float | None, b_noise_error: float | None) -> None:
@@ -316,6 +335,16 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
         learner = Learner(cfg, n_actions, plan.n_step, plan.envs_per_rank, comm.size)
     identity = checkpoint.identity(cfg.env, cfg.arch, cfg.fc_neurons, n_actions, cfg.optimizer)
     counters, memory = restore_or_init(cfg, comm, learner, run_dir, identity)
+    growth, time_model = None, {}
+    if cfg.grow_envs:
+        growth, time_model = start_growth(cfg, comm, plan, memory.get("growth"))
+        if growth.envs * cfg.virtual_ranks != plan.envs_per_rank:  # a grown run resumed
+            plan = grown_plan(plan, growth.envs * cfg.virtual_ranks)
+            cfg = cfg.sized(plan)
+            learner.resize(plan.n_step, plan.envs_per_rank)
+    elif memory.get("growth"):
+        say(comm, f"note: this run grew to {memory['growth']['envs']} emulators per one-core rank under --grow_envs; "
+                  f"without it it goes on at the batch its flags give")
     state = RunState(counters)
     env_seed = emulator_seed(cfg, comm.rank, counters["updates"])
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, comm.rank, counters["updates"]]))
@@ -324,10 +353,11 @@ def set_up(cfg: Config, comm: Comm, clock: StartupClock) -> Run:
     if done:
         say(comm, done[0])
         state.stopping, state.reason = done[1] == "target", done[1]
-    envs = None if done else make_envs(cfg, plan, env_seed)  # none: nothing to play
+    envs = None if done else make_envs(cfg, plan.envs_per_rank, env_seed)  # none: nothing to play
     faults = Faults(comm.rank)
     run = Run(cfg=cfg, comm=comm, clock=clock, plan=plan, learner=learner, state=state, envs=envs, rng=rng,
-              faults=faults, **loop_parts(cfg, comm, plan, learner, counters, memory, target),
+              faults=faults, growth=growth, time_model=time_model,
+              **loop_parts(cfg, comm, plan, learner, counters, memory, target),
               **rank0_parts(cfg, comm, run_dir, learner, identity, faults))
     run.t_start = time.time() - counters["wall_time"]
     run.metadata = announce(run, threads_per_rank(cfg), env_seed)
@@ -360,13 +390,80 @@ def already_done(cfg: Config, counters: dict, target: ScoreTarget, recent_scores
     return None
 
 
-def make_envs(cfg: Config, plan, seed: int):
-    """This rank's emulators."""
+def make_envs(cfg: Config, n_envs: int, seed: int):
+    """n_envs emulators for this rank."""
     from ba3c.envs import AtariEnvs, threads_per_rank
 
     with quiet_stderr():
-        return AtariEnvs(cfg.env, plan.envs_per_rank, seed=seed, threads=threads_per_rank(cfg),
-                         reward_clip=cfg.reward_clip, **cfg.protocol())
+        return AtariEnvs(cfg.env, n_envs, seed=seed, threads=threads_per_rank(cfg), reward_clip=cfg.reward_clip,
+                         **cfg.protocol())
+
+
+def start_growth(cfg: Config, comm: Comm, plan, state: dict | None) -> tuple[Growth, dict[int, float]]:
+    """--grow_envs: the emulators per one-core rank (from the plan, or a resumed run's grown size)
+    and, on rank 0, the update-time model at each size growth may reach (benchmarks/plan.py's:
+    the compute fit of `make bench-scaling`, the stragglers of N ranks, OpenMPI's allreduce on 10 GbE)."""
+    from ba3c.grow import MAX_ENVS, Growth
+
+    v = cfg.virtual_ranks
+    if plan.envs_per_rank % v:
+        raise UserError(f"--virtual_ranks {v} does not divide the {plan.envs_per_rank} emulators per process; "
+                        f"give a batch of a multiple of {v} emulators per process")
+    growth = Growth(plan.envs_per_rank // v, plan.ranks * v, plan.n_step, MAX_ENVS, state)
+    model, error = {}, None
+    if comm.rank == 0:
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+        try:
+            from bench_scaling import NETWORKS
+            from plan import update_seconds
+
+            network = next(iter(NETWORKS))
+            e = growth.envs
+            while e <= MAX_ENVS:
+                model[e] = update_seconds(growth.ranks, e * plan.n_step, False, network)
+                e *= 2
+        except (OSError, IndexError, KeyError, ValueError) as err:
+            error = (f"--grow_envs needs the update-time model in benchmarks/results/ (scaling.jsonl, "
+                     f"stragglers.jsonl): {type(err).__name__}: {err}; run make bench-scaling bench-stragglers")
+    error = comm.broadcast_object(error)  # all ranks
+    if error:
+        raise UserError(error)
+    return growth, model
+
+
+def grown_plan(plan, envs_per_rank: int):
+    from ba3c.batch_plan import BatchPlan
+
+    return BatchPlan(envs_per_rank, plan.n_step, plan.ranks, plan.lr_scaling,
+                     f"grown from {plan.envs_per_rank} by --grow_envs ({plan.why})")
+
+
+def grow(run: Run) -> None:
+    """Double every rank's emulators, at the same update on all ranks (the decision came back in the
+    allreduce): the new ones start their own games while the others play on."""
+    from ba3c.envs import EnvGroup
+    from ba3c.rollout import Rollout
+    from ba3c.schedules import scaled_lr_schedule
+
+    old, cfg = run.plan, run.cfg
+    b_crit = run.growth.b_crit() if run.growth.readings else None
+    run.growth.doubled()
+    run.plan = run.progress.plan = grown_plan(old, run.growth.envs * cfg.virtual_ranks)
+    run.cfg = cfg = cfg.sized(run.plan)
+    added = make_envs(cfg, run.plan.envs_per_rank - old.envs_per_rank,
+                      emulator_seed(cfg, run.comm.rank, run.state.counters["updates"]))
+    run.envs = run.envs if isinstance(run.envs, EnvGroup) else EnvGroup([run.envs])
+    run.envs.add(added)
+    run.learner.resize(run.plan.n_step, run.plan.envs_per_rank)
+    run.rollout = Rollout.empty(run.plan.n_step, run.plan.envs_per_rank)
+    run.lr_at = scaled_lr_schedule(cfg.lr_schedule, cfg.learning_rate, run.plan.lr_factor, cfg.lr_warmup,
+                                   cfg.total_frames)
+    run.progress.grow_asked = False
+    c = run.state.counters
+    say(run.comm, f"--grow_envs: at update {c['updates']:,} ({c['frames']:,} frames) the emulators per one-core rank "
+                  f"double, {old.envs_per_rank // cfg.virtual_ranks} -> {run.growth.envs} (global batch "
+                  f"{old.global_batch:,} -> {run.plan.global_batch:,})"
+                  + (f": noise scale ~{b_crit:,.0f} (median of the last readings)" if b_crit else ""))
 
 
 def loop_parts(cfg: Config, comm: Comm, plan, learner, counters: dict, memory: dict, target: ScoreTarget) -> dict:
@@ -440,6 +537,15 @@ def announce(run: Run, threads: int, env_seed: int) -> dict:
               f"{env_seed}+1000*rank | run folder {Path(cfg.logdir) / cfg.name}")
     say(comm, cfg.describe_protocol())
     say(comm, plan.summary())
+    if run.growth is not None:
+        from ba3c.grow import WINDOW_UPDATES
+
+        g = run.growth
+        say(comm, f"--grow_envs: the emulators per one-core rank ({g.envs} now, at most {g.max_envs}) double whenever "
+                  f"the median noise scale of the last {WINDOW_UPDATES} updates says a job of {g.ranks:,} one-core "
+                  f"ranks{' (virtual: ' + str(cfg.virtual_ranks) + ' per process)' if cfg.virtual_ranks > 1 else ''} "
+                  f"reaches its score sooner with twice the batch (update time: "
+                  f"{'the model' if cfg.virtual_ranks > 1 else 'live, plus the model for the bigger batch'})")
     if cfg.overlap:
         say(comm, "note: --overlap applies each gradient one update late; in the overlap study it learned slower per "
                   "frame at every global batch tried (README, Scaling: where it still pays in minutes)")
@@ -494,7 +600,7 @@ def gradients(run: Run):
     now = time.time()
     # Asked now, acted on when the averaged flags come back (with --overlap, an update later).
     control = Control(stop=run.stop.requested, log=run.log_timer.ask(now), save=run.save_timer.ask(now),
-                      target=run.progress.target_reached)
+                      target=run.progress.target_reached, grow=run.progress.grow_asked)
     watch = Stopwatch()
     update = run.state.counters["updates"] + len(run.pipeline)
     queued_frames = run.state.counters["frames"] + len(run.pipeline) * run.frames_per_update
@@ -522,8 +628,11 @@ def record(run: Run, result) -> None:
         report_startup(run)  # all ranks
     if warning:
         say(run.comm, warning)
-    if result.control.log or run.state.is_last(len(run.pipeline), run.cfg.total_frames):
+    # A row at the last update of a batch, too, so the log says exactly where each batch began.
+    if result.control.log or result.control.grow or run.state.is_last(len(run.pipeline), run.cfg.total_frames):
         run.progress.record(run)  # all ranks
+    if result.control.grow and run.growth is not None and not run.state.stopping:
+        grow(run)  # all ranks
 
 
 def periodic_jobs(run: Run, result) -> None:

@@ -56,6 +56,14 @@ class Config:
     global_batch: int | None = _f(None, "samples per update over all ranks; envs per rank = global_batch / "
                                   "(ranks x n_step). Default: 16 envs per rank, capped (see README, Large "
                                   "global batches)")
+    grow_envs: bool = _f(False, "double the emulators per rank during the run while the live gradient noise "
+                         "scale says the bigger batch saves more updates than its longer update costs (McCandlish "
+                         "et al.'s model with the update-time model of `make plan`; docs/large-batches.md, Growing the "
+                         "batch). "
+                         "Starts from the batch the other flags give")
+    virtual_ranks: int = _f(1, "with --grow_envs: each process stands for this many one-core ranks (its "
+                            "emulators are theirs together), so one process can study how a job of many ranks "
+                            "would grow; the rule then uses the update-time model alone")
     # Optimisation.
     optimizer: str = _f("adam", "adam or rmsprop", "-o", "--optimizer", choices=("adam", "rmsprop"))
     learning_rate: float = _f(1e-3, "learning rate (before --lr_scaling)", "-l", "--learning_rate")
@@ -199,6 +207,14 @@ class Config:
                             f"r adds 1000 * r, for up to {MAX_RANKS:,} ranks), got {self.seed}")
         if self.stop_at_score is not None and not math.isfinite(self.stop_at_score):
             raise UserError(f"--stop_at_score must be a finite game score, got {self.stop_at_score}")
+        if self.virtual_ranks < 1:
+            raise UserError(f"--virtual_ranks must be a positive integer, got {self.virtual_ranks}")
+        if self.virtual_ranks > 1 and not self.grow_envs:
+            raise UserError("--virtual_ranks only tells --grow_envs how many one-core ranks a process stands for; "
+                            "add --grow_envs, or drop --virtual_ranks")
+        if self.grow_envs and self.overlap:
+            raise UserError("--grow_envs does not combine with --overlap (an update in flight would be counted "
+                            "at the new batch); drop one of them")
         if self.lr_warmup < 0:
             raise UserError(f"--lr_warmup must be >= 0 frames, got {self.lr_warmup}")
         if self.video_seconds < 0:

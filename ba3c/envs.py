@@ -6,6 +6,7 @@ lives for the game score users compare with published tables.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -133,3 +134,47 @@ class AtariEnvs:
 
     def close(self) -> None:
         self.env.close()
+
+
+class EnvGroup:
+    """Several AtariEnvs stepped as one, in order: --grow_envs adds emulators to a running rank while
+    the ones it has play their games on (restarting them would cut every running game short)."""
+
+    def __init__(self, parts: list[AtariEnvs]) -> None:
+        self.parts = list(parts)
+
+    def add(self, envs: AtariEnvs) -> None:
+        self.parts.append(envs)
+
+    @property
+    def num_envs(self) -> int:
+        return sum(len(p.obs) for p in self.parts)
+
+    @property
+    def obs(self) -> np.ndarray:
+        return np.concatenate([p.obs for p in self.parts])
+
+    def clip(self, rewards: np.ndarray) -> np.ndarray:
+        return self.parts[0].clip(rewards)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        bounds = np.cumsum([0] + [len(p.obs) for p in self.parts])
+        results = [p.step(actions[lo:hi]) for p, lo, hi in zip(self.parts, bounds[:-1], bounds[1:])]
+        return StepResult(**{f.name: np.concatenate([getattr(r, f.name) for r in results])
+                             for f in dataclasses.fields(StepResult)})
+
+    def pop_finished(self) -> tuple[list[float], list[int], list[float], list[int]]:
+        """As AtariEnvs.pop_finished, with env indices counted over the whole group."""
+        scores, lengths, lives, ids, offset = [], [], [], [], 0
+        for p in self.parts:
+            s, n, life, i = p.pop_finished()
+            scores += s
+            lengths += n
+            lives += life
+            ids += [offset + k for k in i]
+            offset += len(p.obs)
+        return scores, lengths, lives, ids
+
+    def close(self) -> None:
+        for p in self.parts:
+            p.close()

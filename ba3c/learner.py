@@ -32,6 +32,7 @@ class Control(NamedTuple):
     log: bool = False
     save: bool = False
     target: bool = False  # rank 0's score(100) reached --stop_at_score: stop as a finished run
+    grow: bool = False  # --grow_envs: rank 0 found that doubling the emulators per rank pays
 
 
 # After the P gradient entries, in this order: loss stats, the squared norm of this rank's own
@@ -57,25 +58,21 @@ class Learner:
         self.num_params = sum(self.sizes)
         self.buffer_size = self.num_params + len(BUFFER_TAIL)
         self.n_ranks = n_ranks
+        self._logits_tf = _compiled(lambda obs: self.model(obs)[0], tf.TensorSpec((None, *OBS_SHAPE), tf.uint8))
+        self.resize(n_step, n_envs)
+        self._apply_tf = _compiled(self._apply, tf.TensorSpec((self.buffer_size,), tf.float32),
+                                   tf.TensorSpec((), tf.float32))
+
+    def resize(self, n_step: int, n_envs: int) -> None:
+        """(Re)trace the gradient step for rollouts of n_step x n_envs (--grow_envs doubles n_envs)."""
         self.rank_batch = n_step * n_envs
         # One process has no other rank's gradient to compare with: it splits its own emulators in two
         # halves (steps of one emulator are correlated, so never split by time) for the small batch.
-        self.halves = n_ranks == 1 and n_envs >= 2
+        self.halves = self.n_ranks == 1 and n_envs >= 2
         n1 = n_envs // 2
         self.split = split_halves(n_step * n1, n_step * (n_envs - n1))
-        # Fixed shapes: each step is traced once, and called as a concrete function: that skips
-        # tf.function's argument matching, ~0.25 ms of each ~1 ms batch-1 acting step on one core here.
-        # autograph=False: the bodies branch only on Python values (tf.cond is explicit), so the graph is
-        # the same (same weights checksum), and tracing skips autograph's source rewrite, ~1-3 s of
-        # every rank's start-up.
-        def compiled(fn, *signature):
-            return tf.function(fn, autograph=False, input_signature=list(signature)).get_concrete_function()
-
-        self._logits_tf = compiled(lambda obs: self.model(obs)[0], tf.TensorSpec((None, *OBS_SHAPE), tf.uint8))
-        self._gradients_tf = compiled(self._gradients, Rollout.spec(n_step, n_envs), tf.TensorSpec((), tf.float32),
-                                      tf.TensorSpec((len(Control._fields),), tf.float32))
-        self._apply_tf = compiled(self._apply, tf.TensorSpec((self.buffer_size,), tf.float32),
-                                  tf.TensorSpec((), tf.float32))
+        self._gradients_tf = _compiled(self._gradients, Rollout.spec(n_step, n_envs), tf.TensorSpec((), tf.float32),
+                                       tf.TensorSpec((len(Control._fields),), tf.float32))
 
     # ---- public steps ------------------------------------------------------------------------------
     def logits(self, obs: np.ndarray) -> np.ndarray:
@@ -166,6 +163,15 @@ class Learner:
         for w in self.model.get_weights():
             h.update(np.ascontiguousarray(w).tobytes())
         return h.hexdigest()[:16]
+
+
+def _compiled(fn, *signature):
+    """Fixed shapes: each step is traced once, and called as a concrete function: that skips
+    tf.function's argument matching, ~0.25 ms of each ~1 ms batch-1 acting step on one core here.
+    autograph=False: the bodies branch only on Python values (tf.cond is explicit), so the graph is the
+    same (same weights checksum), and tracing skips autograph's source rewrite, ~1-3 s of every rank's
+    start-up."""
+    return tf.function(fn, autograph=False, input_signature=list(signature)).get_concrete_function()
 
 
 def _sq_norm(grads: list[tf.Tensor]) -> tf.Tensor:

@@ -58,12 +58,19 @@ def summarize(folder: Path) -> dict:
             out[f"frames_to_{t}_censored_after"] = censored_after
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
+        out[f"updates_to_{t}"] = at.get("updates") if at else None
     meta = json.loads((folder / "metadata.json").read_text())
     out["git_commit"], out["argv"] = meta.get("git_commit"), meta.get("argv")
     # Which code trained which frames, when a run was resumed on newer code: (first frame, commit).
     out["code_history"] = [(s.get("frames_at_start"), s.get("git_commit"))
                            for s in (*meta.get("earlier_starts", []), meta)]
     # a withheld score's biased reading as a fourth item (common.crossing reads it)
+    # A run that grew its batch (--grow_envs): (frames, updates, global batch) where each batch began (the
+    # trainer logs a row at the update it grows after, so the start of each batch is exact).
+    if len({r.get("global_batch") for r in rows if r.get("global_batch")}) > 1:
+        out["batch_changes"] = [(prev.get("frames", 0), prev.get("updates", 0), r["global_batch"])
+                                for prev, r in zip([{}] + rows, rows)
+                                if r.get("global_batch") and prev.get("global_batch") != r["global_batch"]]
     out["curve"] = [(r["frames"], r["score_mean100"], r.get("noise_scale"))
                     + ((r["score_mean100_unsettled"],) if r.get("score_mean100_unsettled") is not None else ())
                     for r in rows]

@@ -36,8 +36,9 @@ from ba3c.critical_batch import TradeOff  # noqa: E402
 
 def is_scale_run(r: dict) -> bool:
     """A run of the scale study's flags: synchronous, float32 gradients, no learning-rate rule or
-    warm-up. batch-partial/ also holds other studies' runs still going (e.g. --overlap's)."""
-    return (not r.get("overlap") and r.get("grad_compression", "none") == "none"
+    warm-up, no extra flags (a tag: a defaults candidate, a growing batch). batch-partial/ also holds
+    other studies' runs still going (e.g. --overlap's)."""
+    return (not r.get("overlap") and not r.get("tag") and r.get("grad_compression", "none") == "none"
             and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup"))
 
 

@@ -35,10 +35,11 @@ def main() -> None:
     path = RESULTS / f"{a.results}.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if a.partial:
+        records += [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
+    if a.results == "scale":  # the study's own runs: not a growing batch's, not another study's still going
         from plan import is_scale_run
 
-        records += [r for p in sorted((RESULTS / "batch-partial").glob("*.json"))
-                    if is_scale_run(r := json.loads(p.read_text())) or a.results != "scale"]
+        records = [r for r in records if is_scale_run(r)]
     for r in sorted(records, key=lambda r: r["time"]):
         if r["game"] == a.game:
             # The newest record of each run folder wins (a resumed run is recorded again).

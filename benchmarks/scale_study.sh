@@ -9,6 +9,8 @@
 # benchmarks/results/scale.jsonl. A stage already recorded there is not trained again, so on a new
 # machine (run folders gone) the study retrains only what it has not recorded; a run whose folder is
 # gone starts its next stage from frame 0.
+# After batch 320 seed 1 reaches 100, the same start growing its emulators per rank (--grow_envs, 64
+# virtual ranks; benchmarks/grow_compare.py compares the two).
 # Batch 5,120 trains only once benchmarks/results/prediction-b5120.json is committed
 # (benchmarks/predict.py, docs/large-batches.md): the prediction is on record before the run.
 set -euo pipefail
@@ -18,10 +20,15 @@ run() {  # global batch, seed, frame budget, score(100) to stop at
   $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale --eval_games 30 \
     --skip_recorded
 }
+grow() {  # part 4: 64 one-core ranks (virtual) from 1 emulator each, growing by the noise scale, to 100
+  $PY bench_batch.py --global_batch 320 --seed 1 --frames 4e7 --stop_at_score 100 --results scale --eval_games 30 \
+    --skip_recorded --tag grow -- --grow_envs --virtual_ranks 64
+}
 for score in 100 300; do
   run 80 1 4e7 $score
   run 1280 1 4e7 $score
   run 320 1 4e7 $score
+  if [ $score = 100 ]; then grow; fi
   run 80 2 4e7 $score
   run 1280 2 4e7 $score
   if [ $score = 100 ]; then

@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""--grow_envs against the fixed plan: 64 one-core ranks (virtual, one process) from 1 emulator each
+(global batch 320), growing by the live noise scale, against the scale study's fixed batch 320 run
+of the same seed: updates and frames to each score(100) target, then minutes through the time model
+(benchmarks/plan.py: compute fit, stragglers, allreduce; 10 GbE and InfiniBand, synchronous), each
+update of the growing run at the batch it had.
+
+    python benchmarks/grow_compare.py [--ranks 64] [--seed 1]
+
+Reads the runs' records (scale.jsonl when finished, batch-partial/ while going); prints a table and
+writes benchmarks/results/grow.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bench_scaling import NETWORKS
+from plan import update_seconds
+
+from common import RESULTS, SCALE_TARGETS, crossing, load, table
+
+
+def latest(folder_name: str) -> dict | None:
+    """The newest record of a run folder: its finished record, else its partial curve."""
+    rows = [r for r in load("scale") if Path(r["run_folder"]).name == folder_name]
+    part = RESULTS / "batch-partial" / f"{folder_name}.json"
+    if part.exists():
+        rows.append(json.loads(part.read_text()))
+    return max(rows, key=lambda r: (r["frames"], r["time"])) if rows else None
+
+
+def phases(record: dict) -> list[tuple[int, int, int]]:
+    """(frames, updates, global batch) where each batch began; one phase for a run that never grew."""
+    return [tuple(p) for p in record.get("batch_changes") or [(0, 0, record["global_batch"])]]
+
+
+def updates_at(record: dict, frames: float) -> float:
+    """Updates done by `frames`: each phase's frames over its own 4 x batch (frameskip 4)."""
+    ps = phases(record)
+    f0, u0, batch = max((p for p in ps if p[0] <= frames), key=lambda p: p[0])
+    return u0 + (frames - f0) / (4 * batch)
+
+
+def seconds_to(record: dict, frames: float, ranks: int, network: str, n_step: int = 5) -> float:
+    """Seconds of a `ranks`-rank job to reach `frames`: each phase's updates x the model's update at
+    its emulators per rank (global batch / (ranks x n_step))."""
+    ps = phases(record) + [(frames, None, None)]
+    total = 0.0
+    for (f0, _, batch), (f1, _, _) in zip(ps, ps[1:]):
+        if f0 >= frames:
+            break
+        total += (min(f1, frames) - f0) / (4 * batch) * update_seconds(ranks, batch // ranks, False, network)
+    return total
+
+
+def compare(fixed: dict, grown: dict, ranks: int) -> list[dict]:
+    rows = []
+    for target in SCALE_TARGETS:
+        for name, r in (("fixed", fixed), ("grow", grown)):
+            frames, censored = crossing(r["curve"], target)
+            if frames is None or censored is not None:
+                rows.append({"target": target, "plan": name, "frames_M": "-" if frames is None else "censored",
+                             "reached_by": f"not by {r['frames'] / 1e6:.2f}M"})
+                continue
+            row = {"target": target, "plan": name, "frames_M": round(frames / 1e6, 2),
+                   "updates": round(updates_at(r, frames)),
+                   "batch_then": max((p for p in phases(r) if p[0] <= frames), key=lambda p: p[0])[2]}
+            for network in NETWORKS:
+                row[f"minutes {network}"] = round(seconds_to(r, frames, ranks, network) / 60, 2)
+            rows.append(row)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ranks", type=int, default=64, help="the one-core ranks the growing run stood for")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--global_batch", type=int, default=320, help="both runs' starting global batch")
+    a = p.parse_args()
+    base = f"breakout-b{a.global_batch}-none-s{a.seed}"
+    fixed, grown = latest(base), latest(f"{base}-grow")
+    if fixed is None or grown is None:
+        raise SystemExit(f"error: no record of {base} or {base}-grow yet; run make scale-study (it trains both)")
+    rows = compare(fixed, grown, a.ranks)
+    cols = ["target", "plan", "frames_M", "updates", "batch_then", *(f"minutes {n}" for n in NETWORKS), "reached_by"]
+    print(f"{a.ranks} one-core ranks (virtual) from global batch {a.global_batch}, seed {a.seed}: fixed plan to "
+          f"{fixed['frames'] / 1e6:.2f}M frames, growing to {grown['frames'] / 1e6:.2f}M; growing run's batches "
+          f"(frames, updates, batch): {phases(grown)}")
+    print(table(rows, cols))
+    out = RESULTS / "grow.json"
+    out.write_text(json.dumps({"ranks": a.ranks, "seed": a.seed, "fixed_run": base, "grown_run": f"{base}-grow",
+                               "fixed_frames": fixed["frames"], "grown_frames": grown["frames"],
+                               "grown_phases": phases(grown), "rows": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
