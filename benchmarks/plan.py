@@ -99,6 +99,31 @@ def best_envs(ranks: int, fit, network: str, overlap: bool = False, n_step: int 
     return e, seconds(e)
 
 
+def grow_thresholds(ranks: int, network: str, n_step: int = 5, start: int = 1, last: int = 16) -> dict[int, float]:
+    """--grow_envs at `ranks` one-core ranks: for each b from `start` up to `last`, the noise scale above
+    which doubling b emulators per rank pays (ba3c/grow.py's rule with this module's update time)."""
+    from ba3c.grow import doubling_pays
+
+    def seconds(e: int) -> float:
+        return update_seconds(ranks, e * n_step, False, network)
+
+    out, b = {}, start
+    while b <= last:
+        lo, hi = 1.0, 1e9  # doubling pays for every B_crit above the threshold (S(B) t falls faster in b)
+        for _ in range(60):
+            mid = (lo * hi) ** 0.5
+            lo, hi = (lo, mid) if doubling_pays(b, ranks, n_step, mid, seconds) else (mid, hi)
+        out[b] = hi
+        b *= 2
+    return out
+
+
+def print_grow_thresholds(ranks: int, n_step: int) -> None:
+    for network in NETWORKS:
+        steps = ", ".join(f"{b}->{2 * b} above {t:,.0f}" for b, t in grow_thresholds(ranks, network, n_step).items())
+        print(f"--grow_envs at {ranks:,} ranks, {network}: emulators per rank double {steps} (noise scale)")
+
+
 def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list[float]], list]:
     """The runs' updates to the target per batch, and the bootstrap's fits of them (empty: no fit,
     which needs the target reached at two batches and 100 resamples that fit the model)."""
@@ -167,6 +192,7 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
         for line in caveats:
             print(line)
         print_best_envs(ranks, plan, runs, fitted)
+    print_grow_thresholds(ranks, plan.n_step)
     return 0
 
 

@@ -177,3 +177,21 @@ def test_two_ranks_double_their_emulators_at_the_same_update_and_stay_identical(
     rows = [json.loads(x) for x in (tmp_path / "m" / "progress.jsonl").read_text().splitlines()]
     assert [r["global_batch"] for r in rows][:4] == [20] * 4 and rows[-1]["global_batch"] == 40
     assert rows[-1]["frames"] == frames_by_batch(rows) >= 960
+
+
+def test_the_planner_prints_where_each_doubling_starts_to_pay(monkeypatch):
+    """benchmarks/plan.py's thresholds for `make plan`: with t(b) = t0 + t1 b a doubling from b pays
+    exactly above B_crit = 2 N n t1 b^2 / t0 (the rule's inequality solved for B_crit)."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    t0, t1, ranks, n = 0.06, 0.004, 64, 5
+    monkeypatch.setattr(plan, "update_seconds", lambda r, rank_batch, overlap, network: t0 + t1 * rank_batch / n)
+    got = plan.grow_thresholds(ranks, "any", n, last=8)
+    assert list(got) == [1, 2, 4, 8]
+    for b, threshold in got.items():
+        assert threshold == pytest.approx(2 * ranks * n * t1 * b * b / t0, rel=1e-6)
