@@ -43,7 +43,8 @@ def test_breakout_beats_random_policy(tmp_path):
           f"at {rows[-1]['frames']:,} frames")
     assert random_mean < 3.0
     assert trained >= 2 * random_mean, (trained, random_mean)
-    # The run's last row can be one update after the row that reached the target, with no life lost in
-    # between (None): compare the last row that saw lives end.
+    # Each row's per-life return is the mean over the lives lost in its interval, few in a row, and the
+    # last row can be one update after the row that reached the target (none lost: None; one: often 0.0,
+    # as in a fresh-clone run of 2026-12-05): compare the means of the first and the last five readings.
     life_returns = [r["train_life_return"] for r in rows if r["train_life_return"] is not None]
-    assert life_returns[-1] > life_returns[0]
+    assert np.mean(life_returns[-5:]) > np.mean(life_returns[:5]), life_returns
