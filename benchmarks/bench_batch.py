@@ -11,7 +11,8 @@ in tests/test_distributed.py), so a big job's global batch is studied here as on
 have: e.g. `--ranks 2 --results compression -- --grad_compression fp16` measures the learning cost of
 16-bit gradients. The run folder is benchmarks/runs/<game>-b<batch>-<rule>[-w<warmup>]-s<seed>
 [-r<K>][-fp16][-overlap][-<tag>]; the trainer resumes it, so an interrupted study continues where it stopped.
---record-only records what a folder holds now.
+--record-only records what a folder holds now. --carry keeps the run's newest checkpoint and curve in
+benchmarks/carry/<run>/ (to commit) and restores it where the run folder is gone (benchmarks/carry.py).
 """
 from __future__ import annotations
 
@@ -82,11 +83,13 @@ def last_row(folder: Path) -> dict | None:
     return rows[-1] if rows else None
 
 
-def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: dict | None = None) -> int:
+def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: dict | None = None,
+                carry: bool = False) -> int:
     """Run the trainer (its own --stop_at_score ends it at the study's score); every snapshot_minutes
-    record its curve so far (with `labels`)."""
+    record its curve so far (with `labels`) and, with `carry`, refresh its carry (benchmarks/carry.py)."""
     import time
 
+    import carry as carried
     from common import partial_record
 
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -96,7 +99,11 @@ def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: d
         if time.time() >= next_snapshot and last_row(folder):
             partial_record("batch-partial", folder.name, {**summarize(folder), **(labels or {})},
                            {"machine": machine()})
+            if carry:
+                carried.save(folder)
             next_snapshot = time.time() + 60 * snapshot_minutes
+    if carry:  # the checkpoint written on exit
+        carried.save(folder)
     return proc.returncode
 
 
@@ -159,6 +166,10 @@ def main() -> None:
     p.add_argument("--eval_games", type=int, default=0,
                    help="once the run is finished, evaluate its last checkpoint over this many games (standard "
                         "protocol) and put the result in its record; 0 = none")
+    p.add_argument("--carry", action="store_true",
+                   help="keep the run's newest checkpoint and curve in benchmarks/carry/<run>/ (refreshed with every "
+                        "partial curve; commit it) and restore it into a run folder that has none, so a run longer "
+                        "than one machine's life continues on the next")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
     compression = extra[extra.index("--grad_compression") + 1] if "--grad_compression" in extra else "none"
@@ -180,8 +191,15 @@ def main() -> None:
                "--seed", str(a.seed), "--threads", str(threads), "--logdir", str(RUNS), "--name", folder.name,
                "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none",
                *(["--stop_at_score", f"{a.stop_at_score:g}"] if a.stop_at_score is not None else []), *extra]
+        if a.carry:
+            import carry
+
+            restored = carry.restore(folder)
+            if restored is not None:
+                print(f"{folder.name}: restored {restored.name} from {carry.carry_dir(folder).relative_to(ROOT)}",
+                      flush=True)
         print("running:", " ".join(cmd), flush=True)
-        code = train_until(cmd, folder, a.snapshot_minutes, labels)
+        code = train_until(cmd, folder, a.snapshot_minutes, labels, a.carry)
         if code != 0:
             sys.exit(f"trainer exited {code}; rerun the same command to resume")
     out = {**summarize(folder), **labels}

@@ -8,7 +8,8 @@
 # with a 30-game evaluation (standard protocol) of its last checkpoint, is appended to
 # benchmarks/results/scale.jsonl. A stage already recorded there is not trained again, so on a new
 # machine (run folders gone) the study retrains only what it has not recorded; a run whose folder is
-# gone starts its next stage from frame 0.
+# gone starts its next stage from frame 0 unless its carry (benchmarks/carry/<run>/, refreshed with every
+# partial curve: commit it before a machine goes) brings back its newest checkpoint.
 # After batch 320 seed 1 reaches 100, the same start growing its emulators per rank (--grow_envs, 64
 # virtual ranks; benchmarks/grow_compare.py compares the two).
 # Batch 5,120 trains only once benchmarks/results/prediction-b5120.json is committed
@@ -18,11 +19,11 @@ cd "$(dirname "$0")"
 PY=../.venv/bin/python
 run() {  # global batch, seed, frame budget, score(100) to stop at
   $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale --eval_games 30 \
-    --skip_recorded
+    --skip_recorded --carry
 }
 grow() {  # part 4: 64 one-core ranks (virtual) from 1 emulator each, growing by the noise scale, to 100
   $PY bench_batch.py --global_batch 320 --seed 1 --frames 4e7 --stop_at_score 100 --results scale --eval_games 30 \
-    --skip_recorded --tag grow -- --grow_envs --virtual_ranks 64
+    --skip_recorded --carry --tag grow -- --grow_envs --virtual_ranks 64
 }
 for score in 100 300; do
   run 80 1 4e7 $score
