@@ -11,7 +11,8 @@
 # gone starts its next stage from frame 0 unless its carry (benchmarks/carry/<run>/, refreshed with every
 # partial curve: commit it before a machine goes) brings back its newest checkpoint.
 # After batch 320 seed 1 reaches 100, the same start growing its emulators per rank (--grow_envs, 64
-# virtual ranks; benchmarks/grow_compare.py compares the two).
+# virtual ranks; benchmarks/grow_compare.py compares the two), and batch 640 (the default plan at 64
+# ranks) to 100, the fixed plan a default --grow_envs would replace.
 # Batch 5,120 trains only once benchmarks/results/prediction-b5120.json is committed
 # (benchmarks/predict.py, docs/large-batches.md): the prediction is on record before the run.
 set -euo pipefail
@@ -33,6 +34,7 @@ for score in 100 300; do
   run 80 2 4e7 $score
   run 1280 2 4e7 $score
   if [ $score = 100 ]; then
+    run 640 1 4e7 100  # the default plan at 64 ranks (2 emulators each): --grow_envs' fixed baseline
     if $PY predict.py --global_batch 5120 --committed; then
       run 5120 1 6e7 100
     else
