@@ -41,7 +41,7 @@ help:
 	@echo "make defaults-screen [FRAMES=5e6]  candidate default flags x Boxing, Breakout, Space Invaders, Pong, one"
 	@echo "                      run at a time (resumable); make screen-table: frames to each game's threshold, end score"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
-	@echo "make grow-compare     --grow_envs vs the fixed plan (64 virtual ranks from batch 320): frames, updates, minutes"
+	@echo "make grow-compare     --grow_envs vs fixed plans (64 virtual ranks from batch 320; batch 320 and 640): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
 	@echo "make plan-sweep       minutes to 20/100/300 at 8-1,536 ranks (default plans) from the scale study's fit:"

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""--grow_envs against the fixed plan: 64 one-core ranks (virtual, one process) from 1 emulator each
-(global batch 320), growing by the live noise scale, against the scale study's fixed batch 320 run
-of the same seed: updates and frames to each score(100) target, then minutes through the time model
-(benchmarks/plan.py: compute fit, stragglers, allreduce; 10 GbE and InfiniBand, synchronous), each
-update of the growing run at the batch it had.
+"""--grow_envs against fixed plans: 64 one-core ranks (virtual, one process) from 1 emulator each
+(global batch 320), growing by the live noise scale, against the scale study's fixed runs of the same
+seed at the starting batch (320) and at the default plan of that many ranks (2 emulators each at 64
+ranks, batch 640), whichever are recorded: updates and frames to each score(100) target, then minutes
+through the time model (benchmarks/plan.py: compute fit, stragglers, allreduce; 10 GbE and
+InfiniBand, synchronous), each update of the growing run at the batch it had.
 
     python benchmarks/grow_compare.py [--ranks 64] [--seed 1]
 
@@ -14,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from bench_scaling import NETWORKS
 from plan import update_seconds
 
-from common import RESULTS, SCALE_TARGETS, crossing, load, table
+from common import RESULTS, ROOT, SCALE_TARGETS, crossing, load, table
+
+sys.path.insert(0, str(ROOT))
+from ba3c.batch_plan import plan_batch  # noqa: E402
 
 
 def latest(folder_name: str) -> dict | None:
@@ -55,10 +60,11 @@ def seconds_to(record: dict, frames: float, ranks: int, network: str, n_step: in
     return total
 
 
-def compare(fixed: dict, grown: dict, ranks: int) -> list[dict]:
+def compare(plans: list[tuple[str, dict]], ranks: int) -> list[dict]:
+    """One row per target and (plan label, run record)."""
     rows = []
     for target in SCALE_TARGETS:
-        for name, r in (("fixed", fixed), ("grow", grown)):
+        for name, r in plans:
             frames, censored = crossing(r["curve"], target)
             if frames is None or censored is not None:
                 rows.append({"target": target, "plan": name, "frames_M": "-" if frames is None else "censored",
@@ -80,18 +86,25 @@ def main() -> None:
     p.add_argument("--global_batch", type=int, default=320, help="both runs' starting global batch")
     a = p.parse_args()
     base = f"breakout-b{a.global_batch}-none-s{a.seed}"
-    fixed, grown = latest(base), latest(f"{base}-grow")
-    if fixed is None or grown is None:
-        raise SystemExit(f"error: no record of {base} or {base}-grow yet; run make scale-study (it trains both)")
-    rows = compare(fixed, grown, a.ranks)
+    grown = latest(f"{base}-grow")
+    default_batch = plan_batch(a.ranks).global_batch
+    fixed = {f"fixed {b}": latest(f"breakout-b{b}-none-s{a.seed}") for b in sorted({a.global_batch, default_batch})}
+    fixed = {label: r for label, r in fixed.items() if r is not None}
+    if grown is None or not fixed:
+        raise SystemExit(f"error: no record of {base}-grow or of a fixed run at batch {a.global_batch} or "
+                         f"{default_batch} (seed {a.seed}) yet; run make scale-study (it trains them)")
+    rows = compare([*fixed.items(), ("grow", grown)], a.ranks)
     cols = ["target", "plan", "frames_M", "updates", "batch_then", *(f"minutes {n}" for n in NETWORKS), "reached_by"]
-    print(f"{a.ranks} one-core ranks (virtual) from global batch {a.global_batch}, seed {a.seed}: fixed plan to "
-          f"{fixed['frames'] / 1e6:.2f}M frames, growing to {grown['frames'] / 1e6:.2f}M; growing run's batches "
-          f"(frames, updates, batch): {phases(grown)}")
+    print(f"{a.ranks} one-core ranks (virtual) from global batch {a.global_batch}, seed {a.seed} (default plan at "
+          f"{a.ranks} ranks: global batch {default_batch:,}); "
+          + "; ".join(f"{label} to {r['frames'] / 1e6:.2f}M frames" for label, r in fixed.items())
+          + f"; growing to {grown['frames'] / 1e6:.2f}M, its batches (frames, updates, batch): {phases(grown)}")
     print(table(rows, cols))
     out = RESULTS / "grow.json"
-    out.write_text(json.dumps({"ranks": a.ranks, "seed": a.seed, "fixed_run": base, "grown_run": f"{base}-grow",
-                               "fixed_frames": fixed["frames"], "grown_frames": grown["frames"],
+    out.write_text(json.dumps({"ranks": a.ranks, "seed": a.seed, "default_batch": default_batch,
+                               "fixed_runs": {label: Path(r["run_folder"]).name for label, r in fixed.items()},
+                               "fixed_frames": {label: r["frames"] for label, r in fixed.items()},
+                               "grown_run": f"{base}-grow", "grown_frames": grown["frames"],
                                "grown_phases": phases(grown), "rows": rows}, indent=1) + "\n")
     print(f"wrote {out}")
 

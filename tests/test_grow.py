@@ -195,3 +195,23 @@ def test_the_planner_prints_where_each_doubling_starts_to_pay(monkeypatch):
     assert list(got) == [1, 2, 4, 8]
     for b, threshold in got.items():
         assert threshold == pytest.approx(2 * ranks * n * t1 * b * b / t0, rel=1e-6)
+
+
+def test_the_comparison_has_a_row_per_target_and_plan_and_says_what_was_not_reached(monkeypatch):
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import grow_compare
+
+    monkeypatch.setattr(grow_compare, "update_seconds", lambda ranks, rank_batch, overlap, network: 1.0)
+    curve = [[f, s, None] for f, s in ((400_000, 10.0), (800_000, 25.0), (1_200_000, 60.0))]
+    fixed320 = {"global_batch": 320, "frames": 1_200_000, "curve": curve}
+    fixed640 = {"global_batch": 640, "frames": 800_000, "curve": curve[:2]}
+    rows = grow_compare.compare([("fixed 320", fixed320), ("fixed 640", fixed640)], ranks=64)
+    by = {(r["target"], r["plan"]): r for r in rows}
+    assert by[(20, "fixed 320")]["updates"] == 800_000 // 1280  # 1 s per update in the stub model
+    assert by[(20, "fixed 640")]["updates"] == 800_000 // 2560
+    assert by[(20, "fixed 640")]["minutes 10GbE TCP"] == round(312.5 / 60, 2)
+    assert by[(50, "fixed 320")]["frames_M"] == 1.2 and by[(50, "fixed 640")]["reached_by"] == "not by 0.80M"
