@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import carry
+
 from common import ROOT, SCALE_TARGETS, crossing, load, machine, record
 
 sys.path.insert(0, str(ROOT))
@@ -84,12 +86,11 @@ def last_row(folder: Path) -> dict | None:
 
 
 def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: dict | None = None,
-                carry: bool = False) -> int:
+                keep_carry: bool = False) -> int:
     """Run the trainer (its own --stop_at_score ends it at the study's score); every snapshot_minutes
-    record its curve so far (with `labels`) and, with `carry`, refresh its carry (benchmarks/carry.py)."""
+    record its curve so far (with `labels`) and, with `keep_carry`, refresh its carry (benchmarks/carry.py)."""
     import time
 
-    import carry as carried
     from common import partial_record
 
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -99,11 +100,11 @@ def train_until(cmd: list[str], folder: Path, snapshot_minutes: float, labels: d
         if time.time() >= next_snapshot and last_row(folder):
             partial_record("batch-partial", folder.name, {**summarize(folder), **(labels or {})},
                            {"machine": machine()})
-            if carry:
-                carried.save(folder)
+            if keep_carry:
+                carry.save(folder)
             next_snapshot = time.time() + 60 * snapshot_minutes
-    if carry:  # the checkpoint written on exit
-        carried.save(folder)
+    if keep_carry:  # the checkpoint written on exit
+        carry.save(folder)
     return proc.returncode
 
 
@@ -192,8 +193,6 @@ def main() -> None:
                "--progress", "off", "--log_every", "30", "--comm", "auto" if a.ranks > 1 else "none",
                *(["--stop_at_score", f"{a.stop_at_score:g}"] if a.stop_at_score is not None else []), *extra]
         if a.carry:
-            import carry
-
             restored = carry.restore(folder)
             if restored is not None:
                 print(f"{folder.name}: restored {restored.name} from {carry.carry_dir(folder).relative_to(ROOT)}",
