@@ -17,11 +17,26 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def cpu_model(info: str | None = None) -> dict[str, Any]:
+    """The CPU's model name and widest vector extension (from /proc/cpuinfo's text, `info`): machines
+    of one kind here train 1-3x apart (AVX2 against AVX-512), so a throughput figure means little
+    without them."""
+    if info is None:
+        try:
+            info = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return {"cpu": platform.processor() or None, "vector": None}
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
+    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines() if line.startswith("flags")), set())
+    vector = next((v for v in ("avx512f", "avx2", "avx") if v in flags), None)
+    return {"cpu": name, "vector": vector.replace("avx512f", "avx512") if vector else None}
+
+
 def machine() -> dict[str, Any]:
     from ba3c.envs import available_cores
 
     return {"host": platform.node(), "cores": available_cores(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), **cpu_model()}
 
 
 def record(bench: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:
