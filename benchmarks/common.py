@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -67,6 +67,22 @@ def partial_record(folder: str, name: str, row: dict[str, Any], extra: dict[str,
     tmp.write_text(json.dumps({"bench": folder, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(extra or {}), **row})
                    + "\n")
     tmp.replace(out)
+    return out
+
+
+def run_name_of(r: dict[str, Any]) -> str:
+    return Path(r["run_folder"]).name
+
+
+def furthest_per_run(records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Any] = run_name_of
+                     ) -> dict[Any, dict[str, Any]]:
+    """Each run's furthest-trained record (most frames; the newest of equals), by `key` (the run
+    folder's name). A resumed run is recorded again further on; a run restarted from frame 0 on a new
+    machine (its folder and carry gone) writes partial curves behind its recorded stage, which stands
+    until the restart passes it."""
+    out: dict[Any, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: (r["frames"], r["time"])):
+        out[key(r)] = r
     return out
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench_scaling import NETWORKS
 from plan import update_seconds
 
-from common import RESULTS, ROOT, SCALE_TARGETS, crossing, load, table
+from common import RESULTS, ROOT, SCALE_TARGETS, crossing, furthest_per_run, load, table
 
 sys.path.insert(0, str(ROOT))
 from ba3c.batch_plan import plan_batch  # noqa: E402
@@ -33,7 +33,7 @@ def latest(folder_name: str) -> dict | None:
     part = RESULTS / "batch-partial" / f"{folder_name}.json"
     if part.exists():
         rows.append(json.loads(part.read_text()))
-    return max(rows, key=lambda r: (r["frames"], r["time"])) if rows else None
+    return furthest_per_run(rows).get(folder_name)
 
 
 def phases(record: dict) -> list[tuple[int, int, int]]:

@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from common import RESULTS, ROOT, SCALE_TARGETS
+from common import RESULTS, ROOT, SCALE_TARGETS, furthest_per_run
 
 
 def main() -> None:
@@ -31,7 +31,6 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs: dict[tuple, dict] = {}
     path = RESULTS / f"{a.results}.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if a.partial:
@@ -40,11 +39,9 @@ def main() -> None:
         from plan import is_scale_run
 
         records = [r for r in records if is_scale_run(r)]
-    for r in sorted(records, key=lambda r: r["time"]):
-        if r["game"] == a.game:
-            # The newest record of each run folder wins (a resumed run is recorded again).
-            key = (r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"])
-            runs[(*key, Path(r["run_folder"]).name)] = r
+    # One line per run: the batch study reused folder names across value_coef settings, hence the key.
+    runs = furthest_per_run((r for r in records if r["game"] == a.game), key=lambda r: (
+        r["global_batch"], r["lr_scaling"], r["lr_warmup"], r["value_coef"], r["seed"], Path(r["run_folder"]).name))
     if not runs:
         raise SystemExit(f"no {a.game} runs in {RESULTS / (a.results + '.jsonl')}; run make bench-batch first")
     fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(12, 6))
