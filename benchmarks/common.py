@@ -58,6 +58,14 @@ def load(name: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
+def with_partials(name: str) -> list[dict[str, Any]]:
+    """Every record of benchmarks/results/<name>.jsonl (finished runs or stages) and every run's curve
+    so far in batch-partial/ (runs still going, of any study: filter them); pick each run's record with
+    furthest_per_run."""
+    partials = [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
+    return load(name) + partials
+
+
 def partial_record(folder: str, name: str, row: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """Write (replace) benchmarks/results/<folder>/<name>.json: the state so far of a run still going,
     so that an interrupted session keeps its partial curve."""

@@ -37,7 +37,7 @@ import math
 import subprocess
 import sys
 
-from common import RESULTS, ROOT, first_frames, table
+from common import ROOT, first_frames, furthest_per_run, table, with_partials
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -106,20 +106,9 @@ def run(a) -> int:
 
 
 def load_rows() -> list[dict]:
-    """Newest record per run folder: finished runs (screen.jsonl), then runs still going (batch-partial)
-    for folders with no finished record."""
-    rows: dict[str, dict] = {}
-    path = RESULTS / "screen.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                rows[r["run_folder"]] = {**r, "status": "finished"}
-    for p in sorted((RESULTS / "batch-partial").glob("*.json")):
-        r = json.loads(p.read_text())
-        if r.get("tag") in CANDIDATES and r["run_folder"] not in rows:
-            rows[r["run_folder"]] = {**r, "status": "running"}
-    return list(rows.values())
+    """Each screen run's furthest record: finished (screen.jsonl) or still going (batch-partial/)."""
+    runs = furthest_per_run(r for r in with_partials("screen") if r.get("tag") in CANDIDATES)
+    return [{**r, "status": "running" if r["bench"] == "batch-partial" else "finished"} for r in runs.values()]
 
 
 def summarize(r: dict) -> dict:

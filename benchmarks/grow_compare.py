@@ -21,19 +21,15 @@ from pathlib import Path
 from bench_scaling import NETWORKS
 from plan import update_seconds
 
-from common import RESULTS, ROOT, SCALE_TARGETS, crossing, furthest_per_run, load, table
+from common import RESULTS, ROOT, SCALE_TARGETS, crossing, furthest_per_run, run_name_of, table, with_partials
 
 sys.path.insert(0, str(ROOT))
 from ba3c.batch_plan import plan_batch  # noqa: E402
 
 
 def latest(folder_name: str) -> dict | None:
-    """The newest record of a run folder: its finished record, else its partial curve."""
-    rows = [r for r in load("scale") if Path(r["run_folder"]).name == folder_name]
-    part = RESULTS / "batch-partial" / f"{folder_name}.json"
-    if part.exists():
-        rows.append(json.loads(part.read_text()))
-    return furthest_per_run(rows).get(folder_name)
+    """The furthest record of a run folder: its finished stage or its partial curve."""
+    return furthest_per_run(r for r in with_partials("scale") if run_name_of(r) == folder_name).get(folder_name)
 
 
 def phases(record: dict) -> list[tuple[int, int, int]]:

@@ -19,7 +19,6 @@ Refuses, in one line, a game the study has no runs for."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
 from time_to_score import draw_ba3c_log_axes, load, straggler_factor
 
-from common import RESULTS, ROOT, crossing, furthest_per_run, record, table
+from common import ROOT, crossing, furthest_per_run, record, table, with_partials
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
@@ -44,8 +43,7 @@ def is_scale_run(r: dict) -> bool:
 
 def study_runs(game: str) -> list[dict]:
     """The scale study's runs of `game`: the furthest record of every run folder, finished or partial."""
-    rows = load("scale") + [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
-    return list(furthest_per_run(r for r in rows if r["game"] == game and is_scale_run(r)).values())
+    return list(furthest_per_run(r for r in with_partials("scale") if r["game"] == game and is_scale_run(r)).values())
 
 
 def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:

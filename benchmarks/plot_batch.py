@@ -12,10 +12,9 @@ With --results other than batch, each line is labelled with its run folder and t
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from common import RESULTS, ROOT, SCALE_TARGETS, furthest_per_run
+from common import RESULTS, ROOT, SCALE_TARGETS, furthest_per_run, load, with_partials
 
 
 def main() -> None:
@@ -31,10 +30,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = RESULTS / f"{a.results}.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    if a.partial:
-        records += [json.loads(p.read_text()) for p in sorted((RESULTS / "batch-partial").glob("*.json"))]
+    records = with_partials(a.results) if a.partial else load(a.results)
     if a.results == "scale":  # the study's own runs: not a growing batch's, not another study's still going
         from plan import is_scale_run
 

@@ -31,3 +31,23 @@ def test_a_run_restarted_from_frame_0_does_not_hide_its_recorded_stage():
     assert runs == {"breakout-b80-none-s1": stage, "breakout-b320-none-s1": resumed}
     passed = {**restart, "frames": 7_000_000, "time": "2026-12-05T18:00:00"}
     assert common.furthest_per_run([stage, passed])["breakout-b80-none-s1"] is passed
+
+
+def test_study_readers_see_finished_stages_and_runs_still_going(tmp_path, monkeypatch):
+    """plan, predict, the plots, grow-compare and the defaults screen read one source: <study>.jsonl
+    plus batch-partial/; the furthest record of each run is the one they use."""
+    import json
+
+    import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    stage = {"run_folder": "/r/breakout-b80-none-s1", "frames": 6e6, "time": "2026-12-05T10:00:00"}
+    going = {**stage, "frames": 9e6, "time": "2026-12-05T12:00:00", "bench": "batch-partial"}
+    other = {"run_folder": "/r/breakout-b320-none-s1", "frames": 5e6, "time": "2026-12-05T11:00:00"}
+    (tmp_path / "scale.jsonl").write_text("\n".join(json.dumps(r) for r in (stage, other)) + "\n")
+    (tmp_path / "batch-partial").mkdir()
+    (tmp_path / "batch-partial" / "breakout-b80-none-s1.json").write_text(json.dumps(going) + "\n")
+    records = common.with_partials("scale")
+    assert len(records) == 3
+    assert common.furthest_per_run(records) == {"breakout-b80-none-s1": going, "breakout-b320-none-s1": other}
+    assert common.with_partials("screen") == [going]
