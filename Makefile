@@ -15,7 +15,7 @@ RESULTS ?= batch
 TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -44,6 +44,7 @@ help:
 	@echo "make grow-compare     --grow_envs vs fixed plans (64 virtual ranks from batch 320; batch 320 and 640): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
 	@echo "                      from the scale study (no training)"
+	@echo "make plan-defaults    the emulators per rank the trainer picks at each rank count, from the study's fit"
 	@echo "make plan-sweep       minutes to 20/100/300 at 8-1,536 ranks (default plans) from the scale study's fit:"
 	@echo "                      table, benchmarks/results/plan_sweep.jsonl, docs/plan-minutes.png beside BA3C's times"
 	@echo "make plot-batch       docs/batch-study.png from benchmarks/results/batch.jsonl"
@@ -151,6 +152,9 @@ screen-table: $(STAMP)
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
+
+plan-defaults: $(STAMP)
+	cd benchmarks && ../$(PY) plan.py --defaults
 
 plan-sweep: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --sweep --game $(GAME)

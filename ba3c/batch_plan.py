@@ -14,11 +14,16 @@ DEFAULT_N_STEP = 5
 # The global batch -l/--learning_rate was tuned at (one rank x 16 envs x 5 steps); --lr_scaling
 # scales the rate by (global batch / this), linearly or by its square root.
 REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
-# Largest global batch the default picks when several ranks run with no batch flags. In the
-# large-batch study (README, "Large global batches") the gradient noise scale of Breakout measured
-# ~70 samples at 1M frames and ~400 at 2M, and batches of 640 and 2,560 learned far less per frame
-# than 80: beyond a few hundred samples an update wastes most of them.
-DEFAULT_GLOBAL_BATCH_CAP = 640
+# Emulators per rank when several ranks run with no batch flags: (from this many ranks on, emulators
+# per rank). Each is the count that reaches Breakout score(100) DEFAULT_PLAN_TARGET in the fewest
+# minutes on 10 GbE, synchronous, by the scale study's fit S(B) = S_min (1 + B_crit / B) times the
+# measured time of one update (docs/large-batches.md), at most DEFAULT_ENVS_PER_RANK. More emulators
+# buy fewer updates while the global batch is below B_crit, at a longer update. Derived from the
+# recorded study by `make plan-defaults`; tests/test_config.py checks this table still matches it.
+DEFAULT_RANK_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+DEFAULT_PLAN_TARGET = 100.0
+DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 14), (8, 10), (16, 7), (32, 5), (64, 4), (128, 4), (256, 2),
+                         (512, 1), (1024, 1))
 DEFAULT_LR_SCALING = "none"
 STUDY_REF = "docs/large-batches.md"
 # Rank r seeds its emulators from seed + 1000 * r, so more than this per rank would replay another
@@ -83,8 +88,8 @@ def derive_rank_batch(batch: int | None, envs: int | None, n_step: int | None) -
 
 def plan_batch(ranks: int, batch: int | None = None, envs: int | None = None, n_step: int | None = None,
                global_batch: int | None = None, lr_scaling: str = "auto") -> BatchPlan:
-    """Explicit flags always win: --global_batch, else per-rank -b/--envs_per_rank/--n_step, else
-    16 envs per rank capped so the global batch stays within what the study found to learn."""
+    """Explicit flags always win: --global_batch, else per-rank -b/--envs_per_rank/--n_step, else the
+    emulators per rank the scale study's fit finds fastest at this many ranks (default_envs)."""
     plan = _plan(ranks, batch, envs, n_step, global_batch, lr_scaling)
     if ranks > 1 and plan.envs_per_rank > MAX_ENVS_PER_RANK_MULTI:
         raise UserError(f"{plan.envs_per_rank} emulators per rank: with several ranks at most "
@@ -109,15 +114,16 @@ def _plan(ranks: int, batch: int | None, envs: int | None, n_step: int | None, g
     if envs is not None:
         return BatchPlan(envs, n_step, ranks, rule, "from the per-rank batch flags" + rule_why)
     n_step = n_step or DEFAULT_N_STEP
-    fit = DEFAULT_GLOBAL_BATCH_CAP // (n_step * ranks)
-    envs = max(1, min(DEFAULT_ENVS_PER_RANK, fit))
-    if envs == DEFAULT_ENVS_PER_RANK:
-        why = f"the default {DEFAULT_ENVS_PER_RANK} envs per rank"
-    elif fit >= 1:
-        why = (f"envs per rank lowered from {DEFAULT_ENVS_PER_RANK} to keep the global batch within "
-               f"{DEFAULT_GLOBAL_BATCH_CAP:,}, near the measured gradient noise scale; larger batches learned far "
-               f"less per frame in the study at {STUDY_REF}")
+    envs = default_envs(ranks)
+    if ranks == 1:
+        why = f"the default {envs} envs per rank"
     else:
-        why = (f"1 env per rank, the least possible; above {DEFAULT_GLOBAL_BATCH_CAP:,} the study at {STUDY_REF} "
-               "learned far less per frame, so this job spends frames less well than fewer ranks would")
+        why = (f"{envs} env(s) per rank: the fewest minutes to Breakout score(100) {DEFAULT_PLAN_TARGET:g} at "
+               f"{ranks:,} ranks (10 GbE, synchronous) by the scale study's fit ({STUDY_REF})")
     return BatchPlan(envs, n_step, ranks, rule, why + rule_why)
+
+
+def default_envs(ranks: int) -> int:
+    """Emulators per rank with no batch flags: DEFAULT_ENVS_BY_RANKS's entry for the largest rank
+    count not above `ranks`."""
+    return max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]

@@ -51,11 +51,11 @@ class Config:
                                 f"{DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP} on one rank; on many ranks, see "
                                 "--global_batch)", "-b", "--batch_size")
     envs_per_rank: int | None = _f(None, f"emulators stepped by each rank (default {DEFAULT_ENVS_PER_RANK}, "
-                                   "fewer on many ranks so the global batch stays within what learns)")
+                                   "fewer on many ranks: the fewest minutes to a score by the scale study's fit, make plan-defaults)")
     n_step: int | None = _f(None, f"steps per rollout, i.e. n of the n-step return (default {DEFAULT_N_STEP})")
     global_batch: int | None = _f(None, "samples per update over all ranks; envs per rank = global_batch / "
-                                  "(ranks x n_step). Default: 16 envs per rank, capped (see README, Large "
-                                  "global batches)")
+                                  "(ranks x n_step). Default: the emulators per rank of make plan-defaults "
+                                  "(docs/large-batches.md)")
     grow_envs: bool = _f(False, "double the emulators per rank during the run while the live gradient noise "
                          "scale says the bigger batch saves more updates than its longer update costs (McCandlish "
                          "et al.'s model with the update-time model of `make plan`; docs/large-batches.md, Growing the "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """--grow_envs against fixed plans: 64 one-core ranks (virtual, one process) from 1 emulator each
 (global batch 320), growing by the live noise scale, against the scale study's fixed runs of the same
-seed at the starting batch (320) and at the default plan of that many ranks (2 emulators each at 64
-ranks, batch 640), whichever are recorded: updates and frames to each score(100) target, then minutes
+seed at every batch that many ranks can train (320, 640, 1,280 ... at 64 ranks; the default plan's
+labelled), whichever are recorded: updates and frames to each score(100) target, then minutes
 through the time model (benchmarks/plan.py: compute fit, stragglers, allreduce; 10 GbE and
 InfiniBand, synchronous), each update of the growing run at the batch it had.
 
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from bench_scaling import NETWORKS
-from plan import update_seconds
+from plan import study_runs, update_seconds
 
 from common import RESULTS, ROOT, SCALE_TARGETS, crossing, furthest_per_run, run_name_of, table, with_partials
 
@@ -30,6 +30,16 @@ from ba3c.batch_plan import plan_batch  # noqa: E402
 def latest(folder_name: str) -> dict | None:
     """The furthest record of a run folder: its finished stage or its partial curve."""
     return furthest_per_run(r for r in with_partials("scale") if run_name_of(r) == folder_name).get(folder_name)
+
+
+def fixed_runs(ranks: int, seed: int, default_batch: int, n_step: int = 5) -> dict[str, dict]:
+    """The scale study's fixed-batch runs of `seed` that `ranks` ranks can train (a whole number of
+    emulators per rank), by batch; the default plan's labelled as such (it moves with the study's fit:
+    batch 640 at 64 ranks when the growing run was made, 1,280 since the defaults follow the fit)."""
+    runs = sorted((r for r in study_runs("breakout")
+                   if r["seed"] == seed and r["global_batch"] % (ranks * n_step) == 0), key=lambda r: r["global_batch"])
+    return {f"fixed {r['global_batch']}" + (" (default)" if r["global_batch"] == default_batch else ""): r
+            for r in runs}
 
 
 def phases(record: dict) -> list[tuple[int, int, int]]:
@@ -84,11 +94,10 @@ def main() -> None:
     base = f"breakout-b{a.global_batch}-none-s{a.seed}"
     grown = latest(f"{base}-grow")
     default_batch = plan_batch(a.ranks).global_batch
-    fixed = {f"fixed {b}": latest(f"breakout-b{b}-none-s{a.seed}") for b in sorted({a.global_batch, default_batch})}
-    fixed = {label: r for label, r in fixed.items() if r is not None}
+    fixed = fixed_runs(a.ranks, a.seed, default_batch)
     if grown is None or not fixed:
-        raise SystemExit(f"error: no record of {base}-grow or of a fixed run at batch {a.global_batch} or "
-                         f"{default_batch} (seed {a.seed}) yet; run make scale-study (it trains them)")
+        raise SystemExit(f"error: no record of {base}-grow or of a fixed run of seed {a.seed} that {a.ranks} ranks "
+                         "can train yet; run make scale-study (it trains them)")
     rows = compare([*fixed.items(), ("grow", grown)], a.ranks)
     cols = ["target", "plan", "frames_M", "updates", "batch_then", *(f"minutes {n}" for n in NETWORKS), "reached_by"]
     print(f"{a.ranks} one-core ranks (virtual) from global batch {a.global_batch}, seed {a.seed} (default plan at "

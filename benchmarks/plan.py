@@ -27,7 +27,7 @@ from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
 from time_to_score import draw_ba3c_log_axes, load, straggler_factor
 
-from common import ROOT, crossing, furthest_per_run, record, table, with_partials
+from common import ROOT, SCALE_TARGETS, crossing, furthest_per_run, record, table, with_partials
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
@@ -214,6 +214,61 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
                   f"(score {targets[-1]:g}): x{last / first:.1f}")
 
 
+DEFAULTS_NETWORK = "10GbE TCP"  # the commodity network: the plan a user gets without knowing theirs
+DEFAULTS_GAME = "breakout"  # the game the scale study trains
+
+
+def finished_study_runs(game: str = DEFAULTS_GAME) -> list[dict]:
+    """The furthest finished record of every study run (scale.jsonl only): the defaults follow the
+    committed stages, not curves that move every 10 minutes while a run trains."""
+    return list(furthest_per_run(r for r in load("scale") if r["game"] == game and is_scale_run(r)).values())
+
+
+def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple[tuple[int, int], ...], list[dict]]:
+    """The batch plan's defaults from the study: for each rank count of ba3c/batch_plan.py's table, the
+    emulators per rank that reach the furthest score(100) target with a fit (measured at two batches
+    or more) in the fewest minutes on 10 GbE, synchronous (best_envs), never more than the default
+    16 per rank that the learning rate and the shipped models were tuned at. Returns (target, table
+    of (from ranks, emulators per rank), one row per rank count for the printout)."""
+    from ba3c.batch_plan import DEFAULT_ENVS_PER_RANK, DEFAULT_RANK_STEPS
+    from ba3c.critical_batch import fit_medians
+
+    fitted = [t for t in SCALE_TARGETS if len(updates_by_batch(runs, t)) >= 2]
+    if not fitted:
+        raise SystemExit("no score(100) target is measured at two batches yet: make scale-study")
+    target = float(fitted[-1])
+    fit = fit_medians(updates_by_batch(runs, target))
+    steps, rows = [], []
+    for ranks in DEFAULT_RANK_STEPS:
+        best, _ = best_envs(ranks, fit, DEFAULTS_NETWORK, n_step=n_step)
+        envs = min(best, DEFAULT_ENVS_PER_RANK)
+        old = max(1, min(DEFAULT_ENVS_PER_RANK, 640 // (n_step * ranks)))  # the rule before: global batch <= 640
+
+        def minutes(e: int) -> float:
+            return fit.updates(ranks * e * n_step) * update_seconds(ranks, e * n_step, False, DEFAULTS_NETWORK) / 60
+
+        steps.append((ranks, envs))
+        rows.append({"from_ranks": ranks, "best_envs": best, "default_envs": envs,
+                     "global_batch": ranks * envs * n_step, "minutes": round(minutes(envs), 2),
+                     "cap_640_envs": old, "minutes_cap_640": round(minutes(old), 2)})
+    return target, tuple(steps), rows
+
+
+def print_defaults(runs: list[dict]) -> int:
+    """Print the derived defaults beside ba3c/batch_plan.py's; 1 if they differ (then paste the line)."""
+    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET
+
+    target, steps, rows = derive_default_envs(runs)
+    print(f"emulators per rank with no batch flags: fewest minutes to score(100) {target:g} ({DEFAULTS_NETWORK}, "
+          f"synchronous) by the fit of {len(runs)} finished study runs, at most 16 per rank")
+    print(table(rows, list(rows[0])))
+    if (steps, target) == (DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET):
+        print("ba3c/batch_plan.py's defaults match")
+        return 0
+    print(f"ba3c/batch_plan.py differs; set DEFAULT_PLAN_TARGET = {target:g} and\nDEFAULT_ENVS_BY_RANKS = {steps}")
+    return 1
+
+
 SWEEP_RANKS = (8, 24, 64, 128, 256, 512, 768, 1024, 1536)
 
 
@@ -317,6 +372,9 @@ def main() -> None:
     p.add_argument("--game", default="Breakout")
     p.add_argument("--targets", type=float, nargs="+", default=list(TARGETS))
     p.add_argument("--global_batch", type=int, default=None, help="another plan than the default one")
+    p.add_argument("--defaults", action="store_true",
+                   help="instead: the emulators per rank the trainer defaults to at each rank count, derived from "
+                        "the finished study runs, against ba3c/batch_plan.py's (exit 1 if they differ)")
     p.add_argument("--noise_proxy", action="store_true",
                    help="instead: the best emulators per rank along each study run, from its live noise scale")
     a = p.parse_args()
@@ -324,6 +382,8 @@ def main() -> None:
     from ba3c.errors import UserError
     from ba3c.games import resolve_game
 
+    if a.defaults:
+        sys.exit(print_defaults(finished_study_runs()))
     if a.sweep:
         try:
             game = resolve_game(a.game)

@@ -1,11 +1,13 @@
 import dataclasses
 import re
+import sys
 
 import pytest
 
 from ba3c.batch_plan import derive_rank_batch, plan_batch
 from ba3c.config import MAX_SEED, Config, build_parser, parse_config
 from ba3c.errors import UserError
+from conftest import ROOT
 
 
 def finalize(args):
@@ -84,13 +86,30 @@ def test_largest_valid_seed_is_accepted():
     assert finalize(["--seed", str(MAX_SEED)]).seed == MAX_SEED
 
 
-@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 16, 320), (8, 16, 640), (16, 8, 640),
-                                                          (64, 2, 640), (128, 1, 640), (768, 1, 3840),
+@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 14, 280), (8, 10, 400), (24, 7, 840),
+                                                          (64, 4, 1280), (128, 4, 2560), (768, 1, 3840),
                                                           (1536, 1, 7680)])
-def test_default_batch_is_capped_at_scale(ranks, want_envs, want_global):
+def test_default_batch_follows_the_rank_count(ranks, want_envs, want_global):
     plan = plan_batch(ranks)
     assert (plan.envs_per_rank, plan.n_step, plan.global_batch) == (want_envs, 5, want_global)
     assert f"global batch {want_global:,}" in plan.summary()
+    if ranks > 1:
+        assert "fewest minutes" in plan.why and f"{ranks:,} ranks" in plan.why
+
+
+def test_default_batch_plan_matches_the_recorded_scale_study():
+    """ba3c/batch_plan.py's table is what the finished study runs imply (benchmarks/plan.py --defaults):
+    when a study stage is recorded that moves the fit, this fails until the table is regenerated."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan import derive_default_envs, finished_study_runs
+
+    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET
+
+    target, steps, rows = derive_default_envs(finished_study_runs())
+    assert (target, steps) == (DEFAULT_PLAN_TARGET, DEFAULT_ENVS_BY_RANKS), "make plan-defaults, paste its line"
+    assert [r["from_ranks"] for r in rows] == [r for r, _ in steps]
+    # never slower than the rule it replaced (global batch <= 640) by the same model
+    assert all(r["minutes"] <= r["minutes_cap_640"] + 1e-9 for r in rows)
 
 
 def test_explicit_batch_flags_win_over_the_default_cap():
