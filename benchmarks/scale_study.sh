@@ -26,19 +26,28 @@ grow() {  # part 4: 64 one-core ranks (virtual) from 1 emulator each, growing by
   $PY bench_batch.py --global_batch 320 --seed 1 --frames 4e7 --stop_at_score 100 --results scale --eval_games 30 \
     --skip_recorded --carry --tag grow -- --grow_envs --virtual_ranks 64
 }
-for score in 100 300; do
-  run 80 1 4e7 $score
-  run 1280 1 4e7 $score
-  run 320 1 4e7 $score
-  if [ $score = 100 ]; then grow; fi
-  run 80 2 4e7 $score
-  run 1280 2 4e7 $score
-  if [ $score = 100 ]; then
-    run 640 1 4e7 100  # the default plan at 64 ranks (2 emulators each): --grow_envs' fixed baseline
-    if $PY predict.py --global_batch 5120 --committed; then
-      run 5120 1 6e7 100
-    else
-      echo "batch 5,120 waits for its committed prediction: python benchmarks/predict.py --global_batch 5120, commit, rerun"
-    fi
+stage_1() {  # every run to score(100) 100: the fit to 20, 50 and 100, and batch 5,120's prediction
+  run 80 1 4e7 100
+  run 1280 1 4e7 100
+  run 320 1 4e7 100
+  grow
+  run 80 2 4e7 100
+  run 1280 2 4e7 100
+  run 640 1 4e7 100  # the default plan at 64 ranks then (2 emulators each): --grow_envs' fixed baseline
+  if $PY predict.py --global_batch 5120 --committed; then
+    run 5120 1 6e7 100
+  else
+    echo "batch 5,120 waits for its committed prediction: python benchmarks/predict.py --global_batch 5120, commit, rerun"
   fi
-done
+}
+stage_2() {  # every run on to 300: batch 80 and 320 first (resumed from their stage-1 ends, small enough
+  # to resume anywhere), so the fit to 200 and 300 has two batches soonest; then the large batches, each
+  # best started at a session's beginning (a resume withholds score(100) for 2 games per emulator)
+  run 80 1 4e7 300
+  run 320 1 4e7 300
+  run 1280 2 4e7 300
+  run 80 2 4e7 300
+  run 1280 1 4e7 300
+}
+stage_1
+stage_2
