@@ -51,7 +51,8 @@ class Config:
                                 f"{DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP} on one rank; on many ranks, see "
                                 "--global_batch)", "-b", "--batch_size")
     envs_per_rank: int | None = _f(None, f"emulators stepped by each rank (default {DEFAULT_ENVS_PER_RANK}, "
-                                   "fewer on many ranks: the fewest minutes to a score by the scale study's fit, make plan-defaults)")
+                                   "fewer on many ranks: the fewest minutes to a score by the scale study's fit, "
+                                   "make plan-defaults)")
     n_step: int | None = _f(None, f"steps per rollout, i.e. n of the n-step return (default {DEFAULT_N_STEP})")
     global_batch: int | None = _f(None, "samples per update over all ranks; envs per rank = global_batch / "
                                   "(ranks x n_step). Default: the emulators per rank of make plan-defaults "

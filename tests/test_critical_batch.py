@@ -166,6 +166,34 @@ def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsy
     assert growth and all(g >= 2 for g in growth)
 
 
+def test_plan_at_768_and_1536_ranks_projects_minutes_to_300_with_ranges(monkeypatch, capsys):
+    """`make plan NP=768` / `NP=1536`: once two batches (here two seeds each) reach 300, a row per network
+    and mode with updates, frames and minutes, each 'median (5%-95%)', the minutes = updates x update."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    truth = TradeOff(5000, 5000)
+    runs = [{"global_batch": b, "run_folder": f"/x/b{b}-s{s}",
+             "curve": [(0.0, 0.0, None), (4 * b * truth.updates(b) * (1 + 0.08 * s), 300.0, None)]}
+            for b in (80, 1280) for s in (1, 2)]
+    monkeypatch.setattr(plan, "study_runs", lambda game: runs)
+    for ranks in (768, 1536):
+        assert plan.report(ranks, "breakout", plan_batch(ranks), (300.0,)) == 0
+        rows = [line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["300"]]
+        projections = [r for r in rows if "TCP" in r or "InfiniBand" in r][:4]
+        assert len(projections) == 4
+        for row in projections:
+            (m, lo, hi), = re.findall(r"([\d.]+) \(([\d.]+)-([\d.]+)\)$", row)
+            assert float(lo) <= float(m) <= float(hi) and float(lo) < float(hi)
+            update_ms, updates = re.search(r"(?:True|False)\s+([\d.]+)\s+([\d,]+) \(", row).groups()
+            updates, update_ms = float(updates.replace(",", "")), float(update_ms)
+            assert updates * update_ms / 60000 == pytest.approx(float(m), abs=0.06)
+
+
 def test_sweep_projects_minutes_per_rank_count_records_and_draws(monkeypatch, capsys, tmp_path):
     """plan.py --sweep: minutes to each fitted target at every swept rank count, each with its default
     batch plan; targets without a fit are named; rows recorded and a plot written."""
