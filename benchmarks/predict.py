@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from plan import censored_runs, study_runs, updates_by_batch
@@ -94,15 +95,27 @@ def check(game: str, batch: int) -> int:
     for target, entry in pred["targets"].items():
         measured = [crossing(r["curve"], float(target)) for r in runs]
         reached = [m / (4 * batch) for m, after in measured if m is not None and after is None]
-        row = {"target": target, "predicted_updates": entry.get("updates"), "measured_updates": None, "ratio": None,
+        row = {"target": target, "predicted_updates": entry.get("updates"), "predicted_5_95": entry.get("updates_5_95"),
+               "measured_updates": None, "ratio": None, "in_5_95": None,
                "verdict": "no prediction" if "updates" not in entry else "not reached yet"}
         if reached and "updates" in entry:
             m = float(np.median(reached))
-            row.update(measured_updates=m, ratio=m / entry["updates"],
+            lo, hi = entry["updates_5_95"]
+            row.update(measured_updates=m, measured_frames=4 * batch * m, ratio=m / entry["updates"],
+                       in_5_95=bool(lo <= m <= hi),
                        verdict="validated" if abs(m / entry["updates"] - 1) <= TOLERANCE else "not validated")
         rows.append(row)
     print(f"batch {batch:,}: prediction of {pred['time']} (code {pred['code_commit']}) vs {len(runs)} run(s)")
-    print(table(rows, ["target", "predicted_updates", "measured_updates", "ratio", "verdict"]))
+    shown = [{**r, "predicted_5_95": "-" if r["predicted_5_95"] is None else
+              f"{r['predicted_5_95'][0]:,.0f}-{r['predicted_5_95'][1]:,.0f}"} for r in rows]
+    print(table(shown, ["target", "predicted_updates", "predicted_5_95", "measured_updates", "ratio", "in_5_95",
+                        "verdict"]))
+    out = path.with_name(f"prediction-b{batch}-check.json")
+    out.write_text(json.dumps({"prediction": path.name, "prediction_commit": pred["code_commit"],
+                               "runs": [Path(r["run_folder"]).name for r in runs],
+                               "run_frames": [r["frames"] for r in runs], "tolerance": pred.get("tolerance", TOLERANCE),
+                               "rows": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

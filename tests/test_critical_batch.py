@@ -124,6 +124,9 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     assert predict.check("breakout", 5120) == 0
     out = capsys.readouterr().out
     assert "validated" in out and "not validated" not in out  # measured 1.2x the prediction: within 30%
+    rows = {r["target"]: r for r in json.loads((tmp_path / "prediction-b5120-check.json").read_text())["rows"]}
+    assert rows["20"]["ratio"] == pytest.approx(1.2, rel=1e-6) and rows["20"]["in_5_95"] is False  # exact fit: no spread
+    assert rows["100"]["verdict"] == "no prediction"
 
 
 def test_tradeoff_plot_curve_is_samples_equal_batch_times_updates():
