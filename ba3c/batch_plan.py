@@ -22,7 +22,7 @@ REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
 # recorded study by `make plan-defaults`; tests/test_config.py checks this table still matches it.
 DEFAULT_RANK_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 DEFAULT_PLAN_TARGET = 100.0
-DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 14), (8, 10), (16, 7), (32, 5), (64, 4), (128, 4), (256, 2),
+DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 14), (8, 10), (16, 7), (32, 5), (64, 4), (128, 2), (256, 2),
                          (512, 1), (1024, 1))
 DEFAULT_LR_SCALING = "none"
 STUDY_REF = "docs/large-batches.md"

@@ -125,7 +125,8 @@ def test_prediction_fits_the_other_batches_and_checks_the_run(monkeypatch, capsy
     out = capsys.readouterr().out
     assert "validated" in out and "not validated" not in out  # measured 1.2x the prediction: within 30%
     rows = {r["target"]: r for r in json.loads((tmp_path / "prediction-b5120-check.json").read_text())["rows"]}
-    assert rows["20"]["ratio"] == pytest.approx(1.2, rel=1e-6) and rows["20"]["in_5_95"] is False  # exact fit: no spread
+    # an exact fit has no spread: 1.2x lies outside its 5-95% band
+    assert rows["20"]["ratio"] == pytest.approx(1.2, rel=1e-6) and rows["20"]["in_5_95"] is False
     assert rows["100"]["verdict"] == "no prediction"
 
 
