@@ -271,19 +271,20 @@ def test_sbatch_eval_job_whose_step_fails_to_launch_fails(slurm, tmp_path):
 
 
 def test_four_ranks_without_batch_flags_print_and_use_the_planned_global_batch(tmp_path):
-    """No batch flags on 4 ranks: the plan's global batch (16 envs x 5 steps x 4 ranks; the cap
-    only lowers envs per rank from 33 ranks up, unit-tested in test_config) is printed once at
-    start, used for the frame count, and written to config.json."""
+    """No batch flags on 4 ranks: the plan's global batch (the emulators per rank of the default table,
+    14 x 5 steps x 4 ranks; the table itself is unit-tested in test_config) is printed once at start,
+    used for the frame count, and written to config.json."""
     from ba3c.batch_plan import plan_batch
 
     plan = plan_batch(4)
-    p = run_train(["-e", "Breakout", "--progress", "off", "--total_frames", 2 * plan.global_batch * 4,
+    envs, batch = plan.envs_per_rank, plan.global_batch
+    p = run_train(["-e", "Breakout", "--progress", "off", "--total_frames", 2 * batch * 4,
                    "--logdir", tmp_path, "--name", "g"], launcher=[*MPIRUN, "4"], timeout=400)
-    assert p.stdout.count(f"global batch {plan.global_batch:,} (4 rank(s) x 16 env(s) x 5 steps)") == 1
+    assert p.stdout.count(f"global batch {batch:,} (4 rank(s) x {envs} env(s) x 5 steps)") == 1
     cfg = json.loads((tmp_path / "g" / "config.json").read_text())
-    assert (cfg["global_batch"], cfg["envs_per_rank"], cfg["lr_scaling"]) == (320, 16, "none")
+    assert (cfg["global_batch"], cfg["envs_per_rank"], cfg["lr_scaling"]) == (batch, envs, "none")
     rows = [json.loads(x) for x in (tmp_path / "g" / "progress.jsonl").read_text().splitlines()]
-    assert rows[-1]["frames"] == rows[-1]["updates"] * 320 * 4
+    assert rows[-1]["frames"] == rows[-1]["updates"] * batch * 4
 
 
 @pytest.mark.slow
