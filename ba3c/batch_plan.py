@@ -19,8 +19,7 @@ REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
 # minutes on 10 GbE, synchronous, by the scale study's fit S(B) = S_min (1 + B_crit / B) times the
 # measured time of one update (docs/large-batches.md), at most DEFAULT_ENVS_PER_RANK. More emulators
 # buy fewer updates while the global batch is below B_crit, at a longer update. Derived from the
-# recorded study by `make plan-defaults`; tests/test_config.py checks this table still matches it.
-DEFAULT_RANK_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# recorded study at these rank steps by `make plan-defaults`; tests/test_config.py checks it still matches.
 DEFAULT_PLAN_TARGET = 100.0
 DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 14), (8, 10), (16, 7), (32, 5), (64, 4), (128, 2), (256, 2),
                          (512, 1), (1024, 1))

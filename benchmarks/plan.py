@@ -41,9 +41,12 @@ def is_scale_run(r: dict) -> bool:
             and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup"))
 
 
-def study_runs(game: str) -> list[dict]:
-    """The scale study's runs of `game`: the furthest record of every run folder, finished or partial."""
-    return list(furthest_per_run(r for r in with_partials("scale") if r["game"] == game and is_scale_run(r)).values())
+def study_runs(game: str, partials: bool = True) -> list[dict]:
+    """The scale study's runs of `game`: the furthest record of every run folder, finished or (with
+    `partials`) still going. The trainer's defaults follow the finished stages only, not curves that
+    move every 10 minutes while a run trains."""
+    records = with_partials("scale") if partials else load("scale")
+    return list(furthest_per_run(r for r in records if r["game"] == game and is_scale_run(r)).values())
 
 
 def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:
@@ -218,28 +221,23 @@ DEFAULTS_NETWORK = "10GbE TCP"  # the commodity network: the plan a user gets wi
 DEFAULTS_GAME = "breakout"  # the game the scale study trains
 
 
-def finished_study_runs(game: str = DEFAULTS_GAME) -> list[dict]:
-    """The furthest finished record of every study run (scale.jsonl only): the defaults follow the
-    committed stages, not curves that move every 10 minutes while a run trains."""
-    return list(furthest_per_run(r for r in load("scale") if r["game"] == game and is_scale_run(r)).values())
-
-
 def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple[tuple[int, int], ...], list[dict]]:
-    """The batch plan's defaults from the study: for each rank count of ba3c/batch_plan.py's table, the
+    """The batch plan's defaults from the study: for each rank count of ba3c/batch_plan.py's table (its
+    rank steps are kept; the emulators are derived), the
     emulators per rank that reach the furthest score(100) target with a fit (measured at two batches
     or more) in the fewest minutes on 10 GbE, synchronous (best_envs), never more than the default
     16 per rank that the learning rate and the shipped models were tuned at. Returns (target, table
     of (from ranks, emulators per rank), one row per rank count for the printout)."""
-    from ba3c.batch_plan import DEFAULT_ENVS_PER_RANK, DEFAULT_RANK_STEPS
+    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_ENVS_PER_RANK
     from ba3c.critical_batch import fit_medians
 
-    fitted = [t for t in SCALE_TARGETS if len(updates_by_batch(runs, t)) >= 2]
+    fitted = {t: by_batch for t in SCALE_TARGETS if len(by_batch := updates_by_batch(runs, t)) >= 2}
     if not fitted:
         raise SystemExit("no score(100) target is measured at two batches yet: make scale-study")
-    target = float(fitted[-1])
-    fit = fit_medians(updates_by_batch(runs, target))
+    target = float(max(fitted))
+    fit = fit_medians(fitted[max(fitted)])
     steps, rows = [], []
-    for ranks in DEFAULT_RANK_STEPS:
+    for ranks, _ in DEFAULT_ENVS_BY_RANKS:
         best, _ = best_envs(ranks, fit, DEFAULTS_NETWORK, n_step=n_step)
         envs = min(best, DEFAULT_ENVS_PER_RANK)
         old = max(1, min(DEFAULT_ENVS_PER_RANK, 640 // (n_step * ranks)))  # the rule before: global batch <= 640
@@ -256,11 +254,11 @@ def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple
 
 def print_defaults(runs: list[dict]) -> int:
     """Print the derived defaults beside ba3c/batch_plan.py's; 1 if they differ (then paste the line)."""
-    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET
+    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_ENVS_PER_RANK, DEFAULT_PLAN_TARGET
 
     target, steps, rows = derive_default_envs(runs)
     print(f"emulators per rank with no batch flags: fewest minutes to score(100) {target:g} ({DEFAULTS_NETWORK}, "
-          f"synchronous) by the fit of {len(runs)} finished study runs, at most 16 per rank")
+          f"synchronous) by the fit of {len(runs)} finished study runs, at most {DEFAULT_ENVS_PER_RANK} per rank")
     print(table(rows, list(rows[0])))
     if (steps, target) == (DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET):
         print("ba3c/batch_plan.py's defaults match")
@@ -383,7 +381,7 @@ def main() -> None:
     from ba3c.games import resolve_game
 
     if a.defaults:
-        sys.exit(print_defaults(finished_study_runs()))
+        sys.exit(print_defaults(study_runs(DEFAULTS_GAME, partials=False)))
     if a.sweep:
         try:
             game = resolve_game(a.game)

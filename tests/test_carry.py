@@ -76,4 +76,3 @@ def test_a_second_save_replaces_the_first_whole(tmp_path):
 
 def run_name():
     return "breakout-b80-none-s2"
-

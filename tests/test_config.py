@@ -101,11 +101,11 @@ def test_default_batch_plan_matches_the_recorded_scale_study():
     """ba3c/batch_plan.py's table is what the finished study runs imply (benchmarks/plan.py --defaults):
     when a study stage is recorded that moves the fit, this fails until the table is regenerated."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import derive_default_envs, finished_study_runs
+    from plan import derive_default_envs, study_runs
 
     from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET
 
-    target, steps, rows = derive_default_envs(finished_study_runs())
+    target, steps, rows = derive_default_envs(study_runs("breakout", partials=False))
     assert (target, steps) == (DEFAULT_PLAN_TARGET, DEFAULT_ENVS_BY_RANKS), "make plan-defaults, paste its line"
     assert [r["from_ranks"] for r in rows] == [r for r, _ in steps]
     # never slower than the rule it replaced (global batch <= 640) by the same model
