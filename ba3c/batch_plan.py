@@ -21,7 +21,7 @@ REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
 # buy fewer updates while the global batch is below B_crit, at a longer update. Derived from the
 # recorded study at these rank steps by `make plan-defaults`; tests/test_config.py checks it still matches.
 DEFAULT_PLAN_TARGET = 100.0
-DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 14), (8, 10), (16, 7), (32, 5), (64, 4), (128, 2), (256, 2),
+DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 13), (8, 9), (16, 6), (32, 5), (64, 4), (128, 2), (256, 2),
                          (512, 1), (1024, 1))
 DEFAULT_LR_SCALING = "none"
 STUDY_REF = "docs/large-batches.md"

@@ -131,8 +131,40 @@ def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list[float]]
     return by_batch, (fits if len(fits) >= 100 else [])
 
 
-def no_fit(target: float, by_batch: dict) -> str:
-    return f"score {target:g}: no fit (reached at batch(es) {sorted(by_batch) or 'none'}; the model needs two)"
+def frame_budget(argv: list[str]) -> float | None:
+    """The --total_frames a run was started with (None if its argv does not say)."""
+    for i, a in enumerate(argv):
+        if a.startswith("--total_frames="):
+            return float(a.split("=", 1)[1])
+        if a == "--total_frames" and i + 1 < len(argv):
+            return float(argv[i + 1])
+    return None
+
+
+def not_reached(runs: list[dict], target: float) -> list[str]:
+    """The runs that trained their whole frame budget without reaching the target: 'batch B seed S to
+    <F>M frames, best score(100) X'. Runs still going, or stopped early at a lower score by design (a
+    stage-1 run stops at 100), are not counted: they may yet reach it."""
+    out = []
+    for r in sorted(runs, key=lambda r: (r["global_batch"], r.get("seed", 0))):
+        budget = frame_budget(r.get("argv", []))
+        if r.get("bench") == "batch-partial" or budget is None or r["frames"] < budget:
+            continue
+        if crossing(r["curve"], target)[0] is not None:
+            continue
+        scores = [p[1] for p in r["curve"] if p[1] is not None]
+        best = f", best score(100) {max(scores):.0f}" if scores else ""
+        out.append(f"batch {int(r['global_batch']):,} seed {r.get('seed', '?')} to {r['frames'] / 1e6:.1f}M frames"
+                   f"{best}")
+    return out
+
+
+def no_fit(target: float, by_batch: dict, runs: list[dict] = ()) -> str:
+    reached = ", ".join(f"{b:,}" for b in sorted(by_batch)) or "none"
+    line = f"score {target:g}: no fit (reached at batch(es) {reached}; the model needs two)"
+    if short := not_reached(list(runs), target):
+        line += f"; not reached by {'; '.join(short)}"
+    return line
 
 
 def censored_note(runs: list[dict], target: float) -> str | None:
@@ -151,7 +183,7 @@ def fitted_targets(runs: list[dict], targets):
         if fits:
             yield target, by_batch, fits
         else:
-            print(no_fit(target, by_batch))
+            print(no_fit(target, by_batch, runs))
 
 
 def no_runs(game: str) -> int:

@@ -86,7 +86,7 @@ def test_largest_valid_seed_is_accepted():
     assert finalize(["--seed", str(MAX_SEED)]).seed == MAX_SEED
 
 
-@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 14, 280), (8, 10, 400), (24, 7, 840),
+@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 13, 260), (8, 9, 360), (24, 6, 720),
                                                           (64, 4, 1280), (128, 2, 1280), (768, 1, 3840),
                                                           (1536, 1, 7680)])
 def test_default_batch_follows_the_rank_count(ranks, want_envs, want_global):

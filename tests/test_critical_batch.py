@@ -69,6 +69,26 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     assert len(p.stderr.strip().splitlines()) == 1
 
 
+def test_no_fit_names_the_runs_that_trained_their_budget_without_reaching_the_target():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan import no_fit, not_reached
+
+    curve = [(1e6, 150.0, None), (2e6, 261.4, None), (3e6, None, None, 280.0), (4e6, 122.0, None)]
+    def run(batch, seed, frames, budget, bench="scale"):
+        return {"bench": bench, "global_batch": batch, "seed": seed, "frames": frames, "curve": curve,
+                "argv": ["train.py", "--total_frames", str(budget), "--stop_at_score", "300"]}
+
+    runs = [run(80, 1, 4e6, 4e6),  # its whole budget, never at 300: named
+            run(320, 1, 3e6, 4e6),  # stopped early (reached its stage's score, or cut): may yet reach it
+            run(1280, 1, 4e6, 4e6, bench="batch-partial"),  # still going
+            {**run(640, 1, 4e6, 4e6), "argv": ["train.py"]}]  # argv does not say its budget
+    assert not_reached(runs, 300) == ["batch 80 seed 1 to 4.0M frames, best score(100) 261"]
+    assert not_reached(runs, 200) == []  # reached at 2M frames
+    assert no_fit(300, {}, runs) == ("score 300: no fit (reached at batch(es) none; the model needs two); "
+                                     "not reached by batch 80 seed 1 to 4.0M frames, best score(100) 261")
+    assert no_fit(200, {80: [1.0]}, runs) == "score 200: no fit (reached at batch(es) 80; the model needs two)"
+
+
 def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
     """`train.py --plan N` with the usual batch flags: the plan those flags give N ranks, the study it
     projects from, a line per target (a projection or why there is none), nothing trained or written."""
