@@ -39,15 +39,26 @@ def fit_tradeoff(points: Sequence[tuple[float, float]]) -> TradeOff:
     if len(set(batches.tolist())) < 2:
         raise ValueError("the fit needs runs at two global batches at least")
     slope, intercept = np.polyfit(1.0 / batches, updates, 1)
-    if intercept <= 0 or slope <= 0:
-        raise ValueError(f"updates vs 1/batch do not fit S_min (1 + B_crit / B): intercept {intercept:.3g}, "
-                         f"slope {slope:.3g}")
+    if slope <= 0:
+        raise ValueError(f"the updates do not fall as the batch grows, so they do not fit S_min (1 + B_crit / B) "
+                         f"(slope {slope:.3g} against 1 / batch)")
+    if intercept <= 0:
+        raise ValueError(f"the updates fall faster than 1 / batch (the larger batches needed fewer samples too), "
+                         f"so they do not fit S_min (1 + B_crit / B) (intercept {intercept:.3g})")
     return TradeOff(float(intercept), float(slope / intercept))
 
 
 def fit_medians(runs: dict[float, Sequence[float]]) -> TradeOff:
     """The fit of each batch's median updates over its runs (the point a bootstrap spreads around)."""
     return fit_tradeoff([(b, float(np.median(np.asarray(s, float)))) for b, s in runs.items()])
+
+
+def try_fit_medians(runs: dict[float, Sequence[float]]) -> tuple[TradeOff | None, str | None]:
+    """fit_medians, or (None, why) when the runs are at fewer than two batches or do not fit the model."""
+    try:
+        return fit_medians(runs), None
+    except ValueError as e:
+        return None, str(e)
 
 
 def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,

@@ -160,8 +160,11 @@ def not_reached(runs: list[dict], target: float) -> list[str]:
 
 
 def no_fit(target: float, by_batch: dict, runs: list[dict] = ()) -> str:
+    from ba3c.critical_batch import try_fit_medians
+
     reached = ", ".join(f"{b:,}" for b in sorted(by_batch)) or "none"
-    line = f"score {target:g}: no fit (reached at batch(es) {reached}; the model needs two)"
+    why = try_fit_medians(by_batch)[1] if len(by_batch) >= 2 else "the model needs two"
+    line = f"score {target:g}: no fit (reached at batch(es) {reached}; {why})"
     if short := not_reached(list(runs), target):
         line += f"; not reached by {'; '.join(short)}"
     return line
@@ -228,11 +231,14 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
 def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) -> None:
     """The batch plan that minimises minutes rather than frames, per target (the fit of the medians),
     against this plan; and how much the best emulators per rank grow from the first target to the last."""
-    from ba3c.critical_batch import fit_medians
+    from ba3c.critical_batch import try_fit_medians
 
     rows, best = [], {}
+    targets = [t for t in targets if try_fit_medians(updates_by_batch(runs, t))[0] is not None]
+    if not targets:
+        return
     for target in targets:
-        fit = fit_medians(updates_by_batch(runs, target))
+        fit, _ = try_fit_medians(updates_by_batch(runs, target))
         for network in NETWORKS:
             e, sec = best_envs(ranks, fit, network, n_step=plan.n_step)
             here = fit.updates(plan.global_batch) * update_seconds(ranks, plan.rank_batch, False, network)
@@ -255,19 +261,19 @@ DEFAULTS_GAME = "breakout"  # the game the scale study trains
 
 def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple[tuple[int, int], ...], list[dict]]:
     """The batch plan's defaults from the study: for each rank count of ba3c/batch_plan.py's table (its
-    rank steps are kept; the emulators are derived), the
-    emulators per rank that reach the furthest score(100) target with a fit (measured at two batches
-    or more) in the fewest minutes on 10 GbE, synchronous (best_envs), never more than the default
-    16 per rank that the learning rate and the shipped models were tuned at. Returns (target, table
+    rank steps are kept; the emulators are derived), the emulators per rank that reach the furthest
+    score(100) target with a fit (measured at two batches or more, and following the model) in the
+    fewest minutes on 10 GbE, synchronous (best_envs), never more than the default 16 per rank that
+    the learning rate and the shipped models were tuned at. Returns (target, table
     of (from ranks, emulators per rank), one row per rank count for the printout)."""
     from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_ENVS_PER_RANK
-    from ba3c.critical_batch import fit_medians
+    from ba3c.critical_batch import try_fit_medians
 
-    fitted = {t: by_batch for t in SCALE_TARGETS if len(by_batch := updates_by_batch(runs, t)) >= 2}
+    fitted = {t: fit for t in SCALE_TARGETS if (fit := try_fit_medians(updates_by_batch(runs, t))[0]) is not None}
     if not fitted:
-        raise SystemExit("no score(100) target is measured at two batches yet: make scale-study")
+        raise SystemExit("no score(100) target is measured at two batches (and fits the model) yet: make scale-study")
     target = float(max(fitted))
-    fit = fit_medians(fitted[max(fitted)])
+    fit = fitted[max(fitted)]
     steps, rows = [], []
     for ranks, _ in DEFAULT_ENVS_BY_RANKS:
         best, _ = best_envs(ranks, fit, DEFAULTS_NETWORK, n_step=n_step)

@@ -35,7 +35,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ba3c.critical_batch import bootstrap_tradeoff, fit_medians
+    from ba3c.critical_batch import bootstrap_tradeoff, try_fit_medians
     from ba3c.games import resolve_game
 
     game = resolve_game(a.game)
@@ -53,8 +53,8 @@ def main() -> None:
         pts = [(b * s, s) for b, ss in by_batch.items() for s in ss]
         every += pts
         label = f"score {target:g}"
-        if len(by_batch) >= 2:
-            fit = fit_medians(by_batch)
+        fit, why = try_fit_medians(by_batch)
+        if fit is not None:
             fits = bootstrap_tradeoff(by_batch, n=500)
             e, s = curve(fit, batches)
             ax.plot(e, s, color=colour)
@@ -66,9 +66,12 @@ def main() -> None:
             rows.append({"target": target, "batches": len(by_batch), "runs": len(pts), "b_crit": round(fit.b_crit),
                          "s_min": round(fit.s_min), "e_min_frames": f"{4 * fit.e_min / 1e6:.2f}M"})
         else:
-            label += f" (batch {next(iter(by_batch)):,} only: no fit)"
-            rows.append({"target": target, "batches": 1, "runs": len(pts), "b_crit": "-", "s_min": "-",
+            label += (f" (batch {next(iter(by_batch)):,} only: no fit)" if len(by_batch) == 1 else
+                      " (no fit: the updates fall faster than the model allows)" if "faster" in why else " (no fit)")
+            rows.append({"target": target, "batches": len(by_batch), "runs": len(pts), "b_crit": "-", "s_min": "-",
                          "e_min_frames": "-"})
+            if len(by_batch) >= 2:
+                print(f"score {target:g}: {why}")
         ax.scatter([x for x, _ in pts], [y for _, y in pts], color=colour, label=label, zorder=3)
         for b, ss in by_batch.items():
             for s in ss:

@@ -35,7 +35,7 @@ def prediction_path(batch: int):
 
 
 def predict(game: str, batch: int, targets: list[float]) -> dict:
-    from ba3c.critical_batch import bootstrap_tradeoff, fit_medians
+    from ba3c.critical_batch import bootstrap_tradeoff, try_fit_medians
     from ba3c.runlog import git_commit
 
     runs = [r for r in study_runs(game) if int(r["global_batch"]) != batch]
@@ -51,10 +51,12 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
         entry: dict = {"updates_by_batch": {str(b): s for b, s in sorted(by_batch.items())},
                        "censored_runs_left_out": censored_runs(runs, target),
                        "noise_scale_at_target": float(np.median(noise)) if noise else None}
+        point, why = try_fit_medians(by_batch)
         if len(by_batch) < 2:
             entry["error"] = f"reached at batch(es) {sorted(by_batch) or 'none'}; the fit needs two"
+        elif point is None:
+            entry["error"] = why
         else:
-            point = fit_medians(by_batch)
             fits = bootstrap_tradeoff(by_batch, n=1000)
             s = np.array([f.updates(batch) for f in fits])
             lo, hi = np.percentile(s, [5, 95])

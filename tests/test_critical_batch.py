@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from ba3c.critical_batch import TradeOff, bootstrap_tradeoff, fit_tradeoff
+from ba3c.critical_batch import TradeOff, bootstrap_tradeoff, fit_tradeoff, try_fit_medians
 from conftest import ROOT
 
 
@@ -31,8 +31,38 @@ def test_two_recorded_batches_give_the_quoted_fit():
 def test_points_that_do_not_fit_the_model_are_refused():
     with pytest.raises(ValueError, match="two global batches"):
         fit_tradeoff([(80, 100), (80, 120)])
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(ValueError, match="do not fall as the batch grows"):
         fit_tradeoff([(80, 100), (640, 900)])  # more updates at the larger batch
+    # The scale study to score(100) 200: batch 80 took 32,704 updates, batch 320 6,310, 5.2x for a 4x
+    # batch: fewer samples at the larger batch too, which S_min (1 + B_crit / B) cannot give (<= 4x).
+    with pytest.raises(ValueError, match="fall faster than 1 / batch"):
+        fit_tradeoff([(80, 32704), (320, 6310)])
+    fit, why = try_fit_medians({80: [32704.0], 320: [6310.0]})
+    assert fit is None and "do not fit" in why
+    assert try_fit_medians({80: [6519.0], 640: [1669.0]})[0] is not None
+
+
+def test_planner_and_defaults_skip_a_target_whose_runs_do_not_fit_the_model(monkeypatch, capsys):
+    """A target reached at two batches whose updates fall faster than 1 / batch gets no projection and
+    a reason, and the default plan derives from the furthest target that does fit; no traceback."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    truth = TradeOff(1000, 500)
+    def run(b, updates_to_300):
+        curve = [(0.0, 0.0, None), (4 * b * truth.updates(b), 100.0, None), (4 * b * updates_to_300, 300.0, None)]
+        return {"global_batch": b, "run_folder": f"/x/b{b}", "frames": 4 * b * updates_to_300, "curve": curve}
+
+    runs = [run(80, 32704), run(320, 6310)]
+    monkeypatch.setattr(plan, "study_runs", lambda game, partials=True: runs)
+    assert plan.report(768, "breakout", plan_batch(768), (100.0, 300.0)) == 0
+    out = capsys.readouterr().out
+    assert "score 300: no fit (reached at batch(es) 80, 320; the updates fall faster than 1 / batch" in out
+    assert any(line.split()[:1] == ["100"] for line in out.splitlines())
+    target, _, rows = plan.derive_default_envs(runs)
+    assert target == 100.0 and rows
 
 
 def test_bootstrap_spreads_with_the_seeds():
