@@ -224,8 +224,27 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
         for line in caveats:
             print(line)
         print_best_envs(ranks, plan, runs, fitted)
+    for target in targets:
+        if target not in fitted and (line := upper_bound(ranks, plan, updates_by_batch(runs, target), target)):
+            print(line)
     print_grow_thresholds(ranks, plan.n_step)
     return 0
+
+
+def upper_bound(ranks: int, plan, by_batch: dict[int, list[float]], target: float) -> str | None:
+    """For a target without a fit: the updates of the largest measured batch not above the plan's,
+    which bound the plan's updates from above if a larger batch never needs more updates (true at
+    every target the study has fitted), and the minutes they take (synchronous). None if no batch
+    at or below the plan's reached the target."""
+    below = [b for b in by_batch if b <= plan.global_batch]
+    if not below:
+        return None
+    b = max(below)
+    updates = float(np.median(by_batch[b]))
+    minutes = " / ".join(f"{updates * update_seconds(ranks, plan.rank_batch, False, n) / 60:.1f} ({n})"
+                         for n in NETWORKS)
+    return (f"score {target:g}: bound: batch {b:,} reached it in {updates:,.0f} updates; if a larger batch needs "
+            f"no more, batch {plan.global_batch:,} takes at most {updates:,.0f} updates, {minutes} minutes")
 
 
 def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) -> None:

@@ -119,6 +119,24 @@ def test_no_fit_names_the_runs_that_trained_their_budget_without_reaching_the_ta
     assert no_fit(200, {80: [1.0]}, runs) == "score 200: no fit (reached at batch(es) 80; the model needs two)"
 
 
+def test_a_target_reached_at_one_batch_bounds_a_larger_plan_from_above():
+    """Batch 320 reached 300 in 8,060 updates: a plan at a larger batch gets that as an upper bound (if a
+    larger batch needs no more updates), with minutes = updates x its update time; a smaller one none."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    line = plan.upper_bound(768, plan_batch(768), {320: [8060.0]}, 300.0)
+    assert line.startswith("score 300: bound: batch 320 reached it in 8,060 updates")
+    assert "batch 3,840 takes at most 8,060 updates" in line
+    tcp = float(re.search(r"([\d.]+) \(10GbE TCP\)", line).group(1))
+    assert tcp == pytest.approx(8060 * plan.update_seconds(768, 5, False, "10GbE TCP") / 60, abs=0.06)
+    assert plan.upper_bound(1, plan_batch(1), {320: [8060.0]}, 300.0) is None  # batch 80: no bound from 320
+
+
 def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
     """`train.py --plan N` with the usual batch flags: the plan those flags give N ranks, the study it
     projects from, a line per target (a projection or why there is none), nothing trained or written."""
