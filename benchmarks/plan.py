@@ -60,6 +60,18 @@ def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:
     return out
 
 
+def updates_reached_by(runs: list[dict], target: float) -> dict[int, list[float]]:
+    """Updates by which each run had reached the target, per global batch: the measured crossing, or for
+    a crossing censored by a resume the first settled point at or above it (an upper end, so fit for
+    bounds, not for the fit)."""
+    out: dict[int, list[float]] = {}
+    for r in runs:
+        frames, _ = crossing(r["curve"], target)
+        if frames is not None:
+            out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
+    return out
+
+
 def censored_runs(runs: list[dict], target: float) -> list[str]:
     """The runs that reached the target inside a withheld stretch: '<run> (A-BM frames)'."""
     out = []
@@ -225,25 +237,25 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
             print(line)
         print_best_envs(ranks, plan, runs, fitted)
     for target in targets:
-        if target not in fitted and (line := upper_bound(ranks, plan, updates_by_batch(runs, target), target)):
+        if target not in fitted and (line := upper_bound(ranks, plan, updates_reached_by(runs, target), target)):
             print(line)
     print_grow_thresholds(ranks, plan.n_step)
     return 0
 
 
 def upper_bound(ranks: int, plan, by_batch: dict[int, list[float]], target: float) -> str | None:
-    """For a target without a fit: the updates of the largest measured batch not above the plan's,
-    which bound the plan's updates from above if a larger batch never needs more updates (true at
-    every target the study has fitted), and the minutes they take (synchronous). None if no batch
-    at or below the plan's reached the target."""
+    """For a target without a fit: the updates by which the largest batch not above the plan's had
+    reached it (updates_reached_by; the most of its runs), which bound the plan's updates from above
+    if a larger batch never needs more updates (true at every target the study has fitted), and the
+    minutes they take (synchronous). None if no batch at or below the plan's reached the target."""
     below = [b for b in by_batch if b <= plan.global_batch]
     if not below:
         return None
     b = max(below)
-    updates = float(np.median(by_batch[b]))
+    updates = float(max(by_batch[b]))
     minutes = " / ".join(f"{updates * update_seconds(ranks, plan.rank_batch, False, n) / 60:.1f} ({n})"
                          for n in NETWORKS)
-    return (f"score {target:g}: bound: batch {b:,} reached it in {updates:,.0f} updates; if a larger batch needs "
+    return (f"score {target:g}: bound: batch {b:,} had reached it by {updates:,.0f} updates; if a larger batch needs "
             f"no more, batch {plan.global_batch:,} takes at most {updates:,.0f} updates, {minutes} minutes")
 
 

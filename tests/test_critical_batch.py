@@ -130,11 +130,18 @@ def test_a_target_reached_at_one_batch_bounds_a_larger_plan_from_above():
     from ba3c.batch_plan import plan_batch
 
     line = plan.upper_bound(768, plan_batch(768), {320: [8060.0]}, 300.0)
-    assert line.startswith("score 300: bound: batch 320 reached it in 8,060 updates")
+    assert line.startswith("score 300: bound: batch 320 had reached it by 8,060 updates")
     assert "batch 3,840 takes at most 8,060 updates" in line
     tcp = float(re.search(r"([\d.]+) \(10GbE TCP\)", line).group(1))
     assert tcp == pytest.approx(8060 * plan.update_seconds(768, 5, False, "10GbE TCP") / 60, abs=0.06)
     assert plan.upper_bound(1, plan_batch(1), {320: [8060.0]}, 300.0) is None  # batch 80: no bound from 320
+    # a crossing hidden by a resume still bounds: the run had reached 300 by its first settled point
+    hidden = {"global_batch": 1280, "curve": [(10.7e6, 104.0, None), (12e6, None, None, 250.0),
+                                              (14.6e6, None, None, 316.0), (15.44e6, 357.0, None)]}
+    assert plan.updates_by_batch([hidden], 300) == {}
+    assert plan.updates_reached_by([hidden], 300) == {1280: [15.44e6 / 5120]}
+    assert "batch 1,280 had reached it by 3,016 updates" in plan.upper_bound(
+        768, plan_batch(768), plan.updates_reached_by([hidden], 300), 300.0)
 
 
 def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
