@@ -49,25 +49,15 @@ def study_runs(game: str, partials: bool = True) -> list[dict]:
     return list(furthest_per_run(r for r in records if r["game"] == game and is_scale_run(r)).values())
 
 
-def updates_by_batch(runs: list[dict], target: float) -> dict[int, list[float]]:
+def updates_by_batch(runs: list[dict], target: float, censored: bool = False) -> dict[int, list[float]]:
     """Updates to the target per global batch, over the runs whose crossing is measured: a run that
-    reached it while its score was withheld after a resume (censored, common.crossing) is left out."""
+    reached it while its score was withheld after a resume (censored, common.crossing) is left out.
+    With `censored`, such a run counts with its first settled point at or above the target: the
+    updates by which it had reached it, an upper end fit for bounds, not for the fit."""
     out: dict[int, list[float]] = {}
     for r in runs:
         frames, censored_after = crossing(r["curve"], target)
-        if frames is not None and censored_after is None:
-            out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
-    return out
-
-
-def updates_reached_by(runs: list[dict], target: float) -> dict[int, list[float]]:
-    """Updates by which each run had reached the target, per global batch: the measured crossing, or for
-    a crossing censored by a resume the first settled point at or above it (an upper end, so fit for
-    bounds, not for the fit)."""
-    out: dict[int, list[float]] = {}
-    for r in runs:
-        frames, _ = crossing(r["curve"], target)
-        if frames is not None:
+        if frames is not None and (censored or censored_after is None):
             out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
     return out
 
@@ -236,8 +226,8 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
         for line in caveats:
             print(line)
         print_best_envs(ranks, plan, runs, fitted)
-    for target in targets:
-        if target not in fitted and (line := upper_bound(ranks, plan, updates_reached_by(runs, target), target)):
+    for target in (t for t in targets if t not in fitted):
+        if line := upper_bound(ranks, plan, updates_by_batch(runs, target, censored=True), target):
             print(line)
     print_grow_thresholds(ranks, plan.n_step)
     return 0
@@ -245,9 +235,10 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
 
 def upper_bound(ranks: int, plan, by_batch: dict[int, list[float]], target: float) -> str | None:
     """For a target without a fit: the updates by which the largest batch not above the plan's had
-    reached it (updates_reached_by; the most of its runs), which bound the plan's updates from above
-    if a larger batch never needs more updates (true at every target the study has fitted), and the
-    minutes they take (synchronous). None if no batch at or below the plan's reached the target."""
+    reached it (updates_by_batch with censored crossings; the most of its runs), which bound the
+    plan's updates from above if a larger batch never needs more updates (true at every target the
+    study has fitted), and the minutes they take (synchronous). None if no batch at or below the
+    plan's reached the target."""
     below = [b for b in by_batch if b <= plan.global_batch]
     if not below:
         return None
@@ -265,11 +256,11 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
     from ba3c.critical_batch import try_fit_medians
 
     rows, best = [], {}
-    targets = [t for t in targets if try_fit_medians(updates_by_batch(runs, t))[0] is not None]
-    if not targets:
+    fits = {t: fit for t in targets if (fit := try_fit_medians(updates_by_batch(runs, t))[0]) is not None}
+    if not fits:
         return
-    for target in targets:
-        fit, _ = try_fit_medians(updates_by_batch(runs, target))
+    targets = list(fits)
+    for target, fit in fits.items():
         for network in NETWORKS:
             e, sec = best_envs(ranks, fit, network, n_step=plan.n_step)
             here = fit.updates(plan.global_batch) * update_seconds(ranks, plan.rank_batch, False, network)

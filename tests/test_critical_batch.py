@@ -139,9 +139,9 @@ def test_a_target_reached_at_one_batch_bounds_a_larger_plan_from_above():
     hidden = {"global_batch": 1280, "curve": [(10.7e6, 104.0, None), (12e6, None, None, 250.0),
                                               (14.6e6, None, None, 316.0), (15.44e6, 357.0, None)]}
     assert plan.updates_by_batch([hidden], 300) == {}
-    assert plan.updates_reached_by([hidden], 300) == {1280: [15.44e6 / 5120]}
+    assert plan.updates_by_batch([hidden], 300, censored=True) == {1280: [15.44e6 / 5120]}
     assert "batch 1,280 had reached it by 3,016 updates" in plan.upper_bound(
-        768, plan_batch(768), plan.updates_reached_by([hidden], 300), 300.0)
+        768, plan_batch(768), plan.updates_by_batch([hidden], 300, censored=True), 300.0)
 
 
 def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
