@@ -31,20 +31,29 @@ class TradeOff(NamedTuple):
         return batch * self.updates(batch)
 
 
+class NoFit(ValueError):
+    """Why points do not fit the model: the message for a reader, `label` short enough for a legend."""
+
+    def __init__(self, message: str, label: str):
+        super().__init__(message)
+        self.label = label
+
+
 def fit_tradeoff(points: Sequence[tuple[float, float]]) -> TradeOff:
     """Least-squares fit of (global batch, updates to the target) points; at least two batches.
-    Raises ValueError when the points do not fit the model (S_min or B_crit not positive)."""
+    Raises NoFit when the points do not fit the model (S_min or B_crit not positive)."""
     batches = np.array([b for b, _ in points], float)
     updates = np.array([s for _, s in points], float)
     if len(set(batches.tolist())) < 2:
-        raise ValueError("the fit needs runs at two global batches at least")
+        raise NoFit("the fit needs runs at two global batches at least", "one batch only")
     slope, intercept = np.polyfit(1.0 / batches, updates, 1)
     if slope <= 0:
-        raise ValueError(f"the updates do not fall as the batch grows, so they do not fit S_min (1 + B_crit / B) "
-                         f"(slope {slope:.3g} against 1 / batch)")
+        raise NoFit(f"the updates do not fall as the batch grows, so they do not fit S_min (1 + B_crit / B) "
+                    f"(slope {slope:.3g} against 1 / batch)", "the updates do not fall as the batch grows")
     if intercept <= 0:
-        raise ValueError(f"the updates fall faster than 1 / batch (the larger batches needed fewer samples too), "
-                         f"so they do not fit S_min (1 + B_crit / B) (intercept {intercept:.3g})")
+        raise NoFit(f"the updates fall faster than 1 / batch (the larger batches needed fewer samples too), "
+                    f"so they do not fit S_min (1 + B_crit / B) (intercept {intercept:.3g})",
+                    "the updates fall faster than the model allows")
     return TradeOff(float(intercept), float(slope / intercept))
 
 
@@ -53,12 +62,12 @@ def fit_medians(runs: dict[float, Sequence[float]]) -> TradeOff:
     return fit_tradeoff([(b, float(np.median(np.asarray(s, float)))) for b, s in runs.items()])
 
 
-def try_fit_medians(runs: dict[float, Sequence[float]]) -> tuple[TradeOff | None, str | None]:
+def try_fit_medians(runs: dict[float, Sequence[float]]) -> tuple[TradeOff | None, NoFit | None]:
     """fit_medians, or (None, why) when the runs are at fewer than two batches or do not fit the model."""
     try:
         return fit_medians(runs), None
-    except ValueError as e:
-        return None, str(e)
+    except NoFit as e:
+        return None, e
 
 
 def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,
@@ -71,6 +80,6 @@ def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,
         points = [(b, float(np.median(rng.choice(np.asarray(s, float), size=len(s))))) for b, s in runs.items()]
         try:
             fits.append(fit_tradeoff(points))
-        except ValueError:
+        except NoFit:
             continue
     return fits

@@ -133,8 +133,12 @@ def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list[float]]
     return by_batch, (fits if len(fits) >= 100 else [])
 
 
-def frame_budget(argv: list[str]) -> float | None:
-    """The --total_frames a run was started with (None if its argv does not say)."""
+def frame_budget(record: dict) -> float | None:
+    """The --total_frames a run was started with. Records written before they stored it say it only
+    in their argv (None if that does not either)."""
+    if record.get("frame_budget") is not None:
+        return float(record["frame_budget"])
+    argv = record.get("argv") or []
     for i, a in enumerate(argv):
         if a.startswith("--total_frames="):
             return float(a.split("=", 1)[1])
@@ -149,7 +153,7 @@ def not_reached(runs: list[dict], target: float) -> list[str]:
     stage-1 run stops at 100), are not counted: they may yet reach it."""
     out = []
     for r in sorted(runs, key=lambda r: (r["global_batch"], r.get("seed", 0))):
-        budget = frame_budget(r.get("argv", []))
+        budget = frame_budget(r)
         if r.get("bench") == "batch-partial" or budget is None or r["frames"] < budget:
             continue
         if crossing(r["curve"], target)[0] is not None:

@@ -67,7 +67,7 @@ def main() -> None:
                          "s_min": round(fit.s_min), "e_min_frames": f"{4 * fit.e_min / 1e6:.2f}M"})
         else:
             label += (f" (batch {next(iter(by_batch)):,} only: no fit)" if len(by_batch) == 1 else
-                      " (no fit: the updates fall faster than the model allows)" if "faster" in why else " (no fit)")
+                      f" (no fit: {why.label})")
             rows.append({"target": target, "batches": len(by_batch), "runs": len(pts), "b_crit": "-", "s_min": "-",
                          "e_min_frames": "-"})
             if len(by_batch) >= 2:

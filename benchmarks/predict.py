@@ -55,7 +55,7 @@ def predict(game: str, batch: int, targets: list[float]) -> dict:
         if len(by_batch) < 2:
             entry["error"] = f"reached at batch(es) {sorted(by_batch) or 'none'}; the fit needs two"
         elif point is None:
-            entry["error"] = why
+            entry["error"] = str(why)
         else:
             fits = bootstrap_tradeoff(by_batch, n=1000)
             s = np.array([f.updates(batch) for f in fits])

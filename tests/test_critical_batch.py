@@ -38,7 +38,7 @@ def test_points_that_do_not_fit_the_model_are_refused():
     with pytest.raises(ValueError, match="fall faster than 1 / batch"):
         fit_tradeoff([(80, 32704), (320, 6310)])
     fit, why = try_fit_medians({80: [32704.0], 320: [6310.0]})
-    assert fit is None and "do not fit" in why
+    assert fit is None and "do not fit" in str(why) and why.label == "the updates fall faster than the model allows"
     assert try_fit_medians({80: [6519.0], 640: [1669.0]})[0] is not None
 
 
@@ -111,11 +111,14 @@ def test_no_fit_names_the_runs_that_trained_their_budget_without_reaching_the_ta
     runs = [run(80, 1, 4e6, 4e6),  # its whole budget, never at 300: named
             run(320, 1, 3e6, 4e6),  # stopped early (reached its stage's score, or cut): may yet reach it
             run(1280, 1, 4e6, 4e6, bench="batch-partial"),  # still going
-            {**run(640, 1, 4e6, 4e6), "argv": ["train.py"]}]  # argv does not say its budget
-    assert not_reached(runs, 300) == ["batch 80 seed 1 to 4.0M frames, best score(100) 261"]
+            {**run(640, 1, 4e6, 4e6), "argv": ["train.py"]},  # argv does not say its budget
+            {**run(2560, 1, 4e6, 9e9), "argv": ["train.py"], "frame_budget": 4e6}]  # a newer record: its field
+    assert not_reached(runs, 300) == ["batch 80 seed 1 to 4.0M frames, best score(100) 261",
+                                      "batch 2,560 seed 1 to 4.0M frames, best score(100) 261"]
     assert not_reached(runs, 200) == []  # reached at 2M frames
     assert no_fit(300, {}, runs) == ("score 300: no fit (reached at batch(es) none; the model needs two); "
-                                     "not reached by batch 80 seed 1 to 4.0M frames, best score(100) 261")
+                                     "not reached by batch 80 seed 1 to 4.0M frames, best score(100) 261; "
+                                     "batch 2,560 seed 1 to 4.0M frames, best score(100) 261")
     assert no_fit(200, {80: [1.0]}, runs) == "score 200: no fit (reached at batch(es) 80; the model needs two)"
 
 
