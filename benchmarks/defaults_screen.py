@@ -33,7 +33,9 @@ score(100) over the last 10% of a run's frames, so one lucky row does not decide
     python benchmarks/defaults_screen.py table [--json results/screen-table.json]
     python benchmarks/defaults_screen.py list
 Runs go to benchmarks/runs/<game>-b80-none-s<seed>-<candidate>; finished runs to
-benchmarks/results/screen.jsonl, curves so far to benchmarks/results/batch-partial/ every 10 minutes.
+benchmarks/results/screen.jsonl, curves so far to benchmarks/results/batch-partial/ every 10 minutes,
+with the newest checkpoint to benchmarks/carry/ (commit both before a machine goes: a rerun on a new
+machine skips the runs screen.jsonl holds and resumes the carried one).
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def run(a) -> int:
     for candidate, game, seed in runs(a.candidates, a.games, a.seeds):
         cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_batch.py"), "--game", game, "--global_batch",
                str(GLOBAL_BATCH), "--seed", str(seed), "--frames", str(a.frames), "--results", "screen", "--tag",
-               candidate, "--", *CANDIDATES[candidate]]
+               candidate, "--skip_recorded", "--carry", "--", *CANDIDATES[candidate]]
         print(f"screen: {candidate} on {game}, seed {seed}: {' '.join(cmd)}", flush=True)
         code = subprocess.run(cmd, cwd=ROOT / "benchmarks").returncode
         if code != 0:
