@@ -70,14 +70,23 @@ def try_fit_medians(runs: dict[float, Sequence[float]]) -> tuple[TradeOff | None
         return None, e
 
 
-def bootstrap_tradeoff(runs: dict[float, Sequence[float]], n: int = 1000,
+def bootstrap_tradeoff(runs: dict[float, Sequence[float | tuple[float, float]]], n: int = 1000,
                        rng: np.random.Generator | None = None) -> list[TradeOff]:
     """Fits of resampled studies: at every batch, its runs' updates drawn with replacement (their
-    median is that batch's point). Resamples that do not fit the model are left out."""
+    median is that batch's point). A run given as an interval (lo, hi), a crossing known only to lie
+    in it, takes a value drawn uniformly from it each time it is drawn: nothing says where inside it
+    fell. Resamples that do not fit the model are left out."""
     rng = rng or np.random.default_rng(0)
+    spans = {b: (np.array([v if isinstance(v, tuple) else (v, v) for v in s], float)) for b, s in runs.items()}
     fits = []
     for _ in range(n):
-        points = [(b, float(np.median(rng.choice(np.asarray(s, float), size=len(s))))) for b, s in runs.items()]
+        points = []
+        for b, span in spans.items():
+            drawn = span[rng.integers(len(span), size=len(span))]
+            values, wide = drawn[:, 0].copy(), drawn[:, 0] < drawn[:, 1]
+            if wide.any():  # only intervals draw again: measured runs resample exactly as before
+                values[wide] = rng.uniform(drawn[wide, 0], drawn[wide, 1])
+            points.append((b, float(np.median(values))))
         try:
             fits.append(fit_tradeoff(points))
         except NoFit:

@@ -49,16 +49,30 @@ def study_runs(game: str, partials: bool = True) -> list[dict]:
     return list(furthest_per_run(r for r in records if r["game"] == game and is_scale_run(r)).values())
 
 
-def updates_by_batch(runs: list[dict], target: float, censored: bool = False) -> dict[int, list[float]]:
-    """Updates to the target per global batch, over the runs whose crossing is measured: a run that
-    reached it while its score was withheld after a resume (censored, common.crossing) is left out.
-    With `censored`, such a run counts with its first settled point at or above the target: the
-    updates by which it had reached it, an upper end fit for bounds, not for the fit."""
-    out: dict[int, list[float]] = {}
+def updates_spans_by_batch(runs: list[dict], target: float) -> dict[int, list[float | tuple[float, float]]]:
+    """Updates to the target per global batch, one entry per run that reached it: the count when its
+    crossing is measured, the interval (lo, hi) it lies in when the run reached it while its score
+    was withheld after a resume (censored, common.crossing)."""
+    out: dict[int, list[float | tuple[float, float]]] = {}
     for r in runs:
         frames, censored_after = crossing(r["curve"], target)
-        if frames is not None and (censored or censored_after is None):
-            out.setdefault(int(r["global_batch"]), []).append(frames / (4 * r["global_batch"]))
+        if frames is None:
+            continue
+        per_update = 4 * r["global_batch"]
+        out.setdefault(int(r["global_batch"]), []).append(
+            frames / per_update if censored_after is None else (censored_after / per_update, frames / per_update))
+    return out
+
+
+def updates_by_batch(runs: list[dict], target: float, censored: bool = False) -> dict[int, list[float]]:
+    """Updates to the target per global batch, over the runs whose crossing is measured (the fit's
+    points). With `censored`, a censored run counts too, with the upper end of its interval: the
+    updates by which it had reached the target, fit for bounds, not for the fit."""
+    out: dict[int, list[float]] = {}
+    for b, spans in updates_spans_by_batch(runs, target).items():
+        kept = [v[1] if isinstance(v, tuple) else v for v in spans if censored or not isinstance(v, tuple)]
+        if kept:
+            out[b] = kept
     return out
 
 
@@ -123,14 +137,15 @@ def print_grow_thresholds(ranks: int, n_step: int) -> None:
         print(f"--grow_envs at {ranks:,} ranks, {network}: emulators per rank double {steps} (noise scale)")
 
 
-def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list[float]], list]:
-    """The runs' updates to the target per batch, and the bootstrap's fits of them (empty: no fit,
-    which needs the target reached at two batches and 100 resamples that fit the model)."""
+def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list], list]:
+    """The runs' updates to the target per batch (censored ones as intervals), and the bootstrap's
+    fits of them (empty: no fit, which needs the target measured at two batches and 100 resamples
+    that fit the model). A censored run stays out of the fit's point but spreads its range."""
     from ba3c.critical_batch import bootstrap_tradeoff
 
-    by_batch = updates_by_batch(runs, target)
-    fits = bootstrap_tradeoff(by_batch, n=500) if len(by_batch) >= 2 else []
-    return by_batch, (fits if len(fits) >= 100 else [])
+    spans = updates_spans_by_batch(runs, target)
+    fits = bootstrap_tradeoff(spans, n=500) if len(updates_by_batch(runs, target)) >= 2 else []
+    return spans, (fits if len(fits) >= 100 else [])
 
 
 def frame_budget(record: dict) -> float | None:
@@ -176,9 +191,10 @@ def no_fit(target: float, by_batch: dict, runs: list[dict] = ()) -> str:
     return line
 
 
-def censored_note(runs: list[dict], target: float) -> str | None:
+def censored_note(runs: list[dict], target: float, fitted: bool = False) -> str | None:
     names = censored_runs(runs, target)
-    return (f"score {target:g}: left out, reached while the score was withheld after a resume: {', '.join(names)}"
+    how = "in the range only, as an interval" if fitted else "left out"
+    return (f"score {target:g}: {how}, reached while the score was withheld after a resume: {', '.join(names)}"
             if names else None)
 
 
@@ -186,13 +202,13 @@ def fitted_targets(runs: list[dict], targets):
     """(target, updates by batch, bootstrap fits) for each target with a fit; for the others, and for
     runs left out as censored, one line each on stdout."""
     for target in targets:
-        by_batch, fits = target_fits(runs, target)
-        if note := censored_note(runs, target):
+        spans, fits = target_fits(runs, target)
+        if note := censored_note(runs, target, fitted=bool(fits)):
             print(note)
         if fits:
-            yield target, by_batch, fits
+            yield target, spans, fits
         else:
-            print(no_fit(target, by_batch, runs))
+            print(no_fit(target, updates_by_batch(runs, target), runs))
 
 
 def no_runs(game: str) -> int:

@@ -380,3 +380,50 @@ def test_the_study_table_prints_a_censored_crossing_as_its_interval():
            "frames_to_20": 4_618_240, "frames_to_50": 10_434_560, "frames_to_50_censored_after": 6_492_160}
     row = markdown_table([run], (20, 50, 100)).splitlines()[-1].split(" | ")
     assert row[10:13] == ["4.62M", "6.49-10.43M", "-"]
+
+
+def test_a_censored_crossing_spreads_the_bootstrap_across_its_interval():
+    """One measured run per batch gives no spread; a second run known only to lie in an interval (its
+    crossing hidden after a resume) spreads the fits over that interval, and no further."""
+    measured = {320: [8060.0], 1280: [2700.0]}
+    fixed = bootstrap_tradeoff(measured, n=200)
+    assert len({round(f.updates(3840)) for f in fixed}) == 1
+    spread = bootstrap_tradeoff({320: [8060.0], 1280: [2700.0, (2090.0, 3016.0)]}, n=400)
+    at_1280 = np.array([f.updates(1280) for f in spread])
+    assert at_1280.min() >= 2090 - 1e-6 and at_1280.max() <= 3016 + 1e-6
+    assert np.percentile(at_1280, 95) - np.percentile(at_1280, 5) > 200
+
+
+def test_plan_keeps_a_censored_run_out_of_the_point_but_in_the_range(monkeypatch, capsys):
+    """Two batches measured once each give a projection without spread; a second run at 1,280 whose
+    crossing of 300 was withheld after a resume is named, and widens the range without moving the fit."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    def run(b, seed, updates, censored_after=None):
+        f = 4 * b * updates
+        curve = [(0.0, 0.0, None), (f, 300.0, None)]
+        if censored_after is not None:  # a resume at censored_after updates, the score withheld until f
+            curve = [(0.0, 0.0, None), (4 * b * censored_after, 250.0, None), (f - 1, None, None, 310.0),
+                     (f, 305.0, None)]
+        return {"global_batch": b, "seed": seed, "run_folder": f"/x/b{b}-s{seed}", "frames": f, "curve": curve}
+
+    measured = [run(320, 1, 8060), run(1280, 1, 2700)]
+    ranges = {}
+    for name, runs in (("measured", measured), ("with censored", measured + [run(1280, 2, 3016, censored_after=2090)])):
+        monkeypatch.setattr(plan, "study_runs", lambda game, runs=runs: runs)
+        assert plan.report(768, "breakout", plan_batch(768), (300.0,)) == 0
+        out = capsys.readouterr().out
+        row = next(line for line in out.splitlines() if line.split()[:2] == ["300", "10GbE"])
+        mid, lo, hi = (float(x.replace(",", "")) for x in re.search(r"([\d,]+) \(([\d,]+)-([\d,]+)\)", row).groups())
+        ranges[name] = (lo, mid, hi)
+        assert ("in the range only, as an interval" in out) == (name == "with censored")
+    assert ranges["measured"][0] == ranges["measured"][2]  # one run per batch: no spread
+    lo, _, hi = ranges["with censored"]
+    # batch 1,280's point now lies anywhere in 2,090-3,016: the fits through its ends bound the range
+    ends = sorted(fit_tradeoff([(320, 8060), (1280, u)]).updates(3840) for u in (2090, 3016))
+    assert ends[0] - 1 <= lo < hi <= ends[1] + 1
