@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from plan import study_runs, updates_by_batch
+from plan import study_runs, updates_by_batch, updates_spans_by_batch
 
 from common import ROOT, SCALE_TARGETS, table
 
@@ -55,7 +55,7 @@ def main() -> None:
         label = f"score {target:g}"
         fit, why = try_fit_medians(by_batch)
         if fit is not None:
-            fits = bootstrap_tradeoff(by_batch, n=500)
+            fits = bootstrap_tradeoff(updates_spans_by_batch(runs, target), n=500)  # censored runs as intervals
             e, s = curve(fit, batches)
             ax.plot(e, s, color=colour)
             if len(fits) >= 100:
