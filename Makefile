@@ -12,7 +12,6 @@ WARMUP  ?= 0
 RANKS   ?= 1
 SEED    ?= 1
 RESULTS ?= batch
-TARGET  ?= 20
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
 	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
@@ -29,8 +28,8 @@ help:
 	@echo "make bench-update     one update at 1/4/16 emulators x 5 steps on 1 and 2 cores, split into parts, vs its floor"
 	@echo "make bench-learn      train Breakout for MINUTES=$(MINUTES) and report the score (JSON line)"
 	@echo "make bench-allreduce  one fused gradient allreduce at 2-12 ranks: each OpenMPI algorithm, horovod vs mpi4py [ARGS=\"--compression none fp16\"]"
-	@echo "make bench-scaling    trainer time per update on 2 one-core ranks + projection to 64-1,536 ranks, and the"
-	@echo "                      projected minutes to Breakout score TARGET=$(TARGET) vs cores (docs/time-to-score.png)"
+	@echo "make bench-scaling    trainer time per update on 2 one-core ranks + projection to 64-1,536 ranks, then"
+	@echo "                      make plan-sweep on the new update time (minutes to Breakout 20/100/300 vs ranks)"
 	@echo "make bench-node       one node's cores as 2x1 vs 1x2 ranks x threads, and --overlap vs synchronous"
 	@echo "make bench-stragglers one rank's per-update time distribution; cost of waiting for the slowest of 64/768/1536"
 	@echo "make showcase GAME=Seaquest  train 10M frames with defaults, export models/GAME.npz, 30-game eval, 3 GIFs"
@@ -113,7 +112,7 @@ bench-allreduce: $(STAMP)
 	cd benchmarks && ../$(PY) bench_allreduce.py $(ARGS)
 
 bench-scaling: $(STAMP)
-	cd benchmarks && ../$(PY) bench_scaling.py && ../$(PY) time_to_score.py --target $(TARGET)
+	cd benchmarks && ../$(PY) bench_scaling.py && ../$(PY) plan.py --sweep --game $(GAME)
 
 bench-node: $(STAMP)
 	cd benchmarks && ../$(PY) bench_node.py $(ARGS)

@@ -20,9 +20,13 @@ REFERENCE_BATCH = DEFAULT_ENVS_PER_RANK * DEFAULT_N_STEP
 # measured time of one update (docs/large-batches.md), at most DEFAULT_ENVS_PER_RANK. More emulators
 # buy fewer updates while the global batch is below B_crit, at a longer update. Derived from the
 # recorded study at these rank steps by `make plan-defaults`; tests/test_config.py checks it still matches.
-DEFAULT_PLAN_TARGET = 100.0
-DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 13), (8, 9), (16, 6), (32, 5), (64, 4), (128, 2), (256, 2),
-                         (512, 1), (1024, 1))
+# At any rank count the emulators are also capped so that the global batch stays within
+# DEFAULT_MAX_GLOBAL_BATCH, the largest the study trained: beyond it the fit is extrapolation alone
+# (one emulator per rank, the least there is, may still exceed it).
+DEFAULT_PLAN_TARGET = 300.0
+DEFAULT_ENVS_BY_RANKS = ((1, 16), (2, 16), (4, 16), (8, 16), (16, 13), (32, 9), (64, 6), (128, 5), (256, 4),
+                         (512, 2), (1024, 1))
+DEFAULT_MAX_GLOBAL_BATCH = 5120
 DEFAULT_LR_SCALING = "none"
 STUDY_REF = "docs/large-batches.md"
 # Rank r seeds its emulators from seed + 1000 * r, so more than this per rank would replay another
@@ -113,16 +117,20 @@ def _plan(ranks: int, batch: int | None, envs: int | None, n_step: int | None, g
     if envs is not None:
         return BatchPlan(envs, n_step, ranks, rule, "from the per-rank batch flags" + rule_why)
     n_step = n_step or DEFAULT_N_STEP
-    envs = default_envs(ranks)
+    envs = default_envs(ranks, n_step)
     if ranks == 1:
         why = f"the default {envs} envs per rank"
     else:
         why = (f"{envs} env(s) per rank: the fewest minutes to Breakout score(100) {DEFAULT_PLAN_TARGET:g} at "
                f"{ranks:,} ranks (10 GbE, synchronous) by the scale study's fit ({STUDY_REF})")
+        if envs < max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]:
+            why += f", capped at the study's largest global batch, {DEFAULT_MAX_GLOBAL_BATCH:,}"
     return BatchPlan(envs, n_step, ranks, rule, why + rule_why)
 
 
-def default_envs(ranks: int) -> int:
+def default_envs(ranks: int, n_step: int = DEFAULT_N_STEP) -> int:
     """Emulators per rank with no batch flags: DEFAULT_ENVS_BY_RANKS's entry for the largest rank
-    count not above `ranks`."""
-    return max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]
+    count not above `ranks`, fewer if the global batch would pass DEFAULT_MAX_GLOBAL_BATCH (never
+    fewer than one)."""
+    table = max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]
+    return max(1, min(table, DEFAULT_MAX_GLOBAL_BATCH // (n_step * ranks)))

@@ -14,7 +14,7 @@ update, and the updates, frames and minutes to score(100) targets, with 5-95% ra
   and the plan says so instead of guessing.
 - Time per update: the compute fit of the last `make bench-scaling` (one core per rank) times the
   expected slowest of N ranks (`make bench-stragglers`), plus OpenMPI's allreduce on 10 GbE and
-  InfiniBand EDR, synchronous or with --overlap (benchmarks/time_to_score.py's model).
+  InfiniBand EDR, synchronous or with --overlap (benchmarks/update_time.py).
 Refuses, in one line, a game the study has no runs for."""
 from __future__ import annotations
 
@@ -23,11 +23,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from allreduce_model import cost, openmpi_41_choice
 from bench_scaling import NETWORKS
-from time_to_score import draw_ba3c_log_axes, load, straggler_factor
+from update_time import draw_ba3c_log_axes, update_seconds
 
-from common import ROOT, SCALE_TARGETS, crossing, furthest_per_run, record, table, with_partials
+from common import ROOT, SCALE_TARGETS, crossing, furthest_per_run, load, record, table, with_partials
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
@@ -84,17 +83,6 @@ def censored_runs(runs: list[dict], target: float) -> list[str]:
         if after is not None:
             out.append(f"{Path(r['run_folder']).name} ({after / 1e6:.2f}-{frames / 1e6:.2f}M frames)")
     return out
-
-
-def update_seconds(ranks: int, rank_batch: int, overlap: bool, network: str) -> float:
-    scaling = [r for r in load("scaling") if "compute_fit_ms" in r][-1]
-    samples = {r["envs"] * r["n_step"]: r["times_ms_sample"] for r in load("stragglers")}
-    c0, c1 = scaling["compute_fit_ms"]
-    t_c = (c0 + c1 * rank_batch) / 1000 * straggler_factor(samples, rank_batch, ranks)
-    size = scaling["gradient_bytes"]
-    alpha, beta = NETWORKS[network]
-    t_ar = cost(openmpi_41_choice(ranks, size), ranks, size, alpha, beta, 1 / (scaling["reduction_GBps"] * 1e9))
-    return t_c + (max(0.0, t_ar - t_c) if overlap else t_ar)
 
 
 TARGETS = (20.0, 100.0, 300.0)  # the scores a plan projects unless told otherwise
@@ -217,6 +205,29 @@ def no_runs(game: str) -> int:
     return 2
 
 
+def updates_quantiles(fits_by_target: dict[float, list[TradeOff]], batch: int
+                      ) -> dict[float, tuple[float, float, float, float | None]]:
+    """5 / 50 / 95% of the bootstrap fits' updates to each target at this global batch, as (lo, mid,
+    hi, floored_by). A run passes every lower score(100) first, so each is at least the next lower
+    target's; where a target's own fit gives fewer (it rests on other batches and extrapolates here),
+    its figures are raised to that target's, named in floored_by (else None)."""
+    out: dict[float, tuple[float, float, float, float | None]] = {}
+    floor, below = (0.0, 0.0, 0.0), None
+    for target in sorted(fits_by_target):
+        q = np.percentile([f.updates(batch) for f in fits_by_target[target]], [5, 50, 95])
+        raised = below if q[1] < floor[1] else None
+        lo, mid, hi = (float(max(a, b)) for a, b in zip(q, floor))
+        out[target] = (lo, mid, hi, raised)
+        floor, below = (lo, mid, hi), target
+    return out
+
+
+def floored_note(target: float, below: float, batch: int) -> str:
+    return (f"score {target:g}: its fit gives fewer updates at batch {batch:,} than the fit to {below:g} (it "
+            f"extrapolates from other batches), so the figures are at least those to {below:g}: a run passes "
+            f"{below:g} first")
+
+
 def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
     """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
     runs = study_runs(game)
@@ -226,17 +237,20 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
-    rows, fitted, caveats = [], [], []
-    for target, by_batch, fits in fitted_targets(runs, targets):
-        s = np.array([f.updates(B) for f in fits])
-        fitted.append(target)
+    rows, caveats = [], []
+    found = list(fitted_targets(runs, sorted(targets)))
+    fitted = [target for target, _, _ in found]
+    quantiles = updates_quantiles({target: fits for target, _, fits in found}, B)
+    for target, by_batch, _ in found:
+        lo, mid, hi, below = quantiles[target]
         if single := sorted(b for b, u in by_batch.items() if len(u) == 1):
             caveats.append(f"score {target:g}: one run at batch(es) {', '.join(f'{b:,}' for b in single)}, "
                            f"so the ranges carry no seed spread from there: they understate the uncertainty")
+        if below is not None:
+            caveats.append(floored_note(target, below, B))
         for network in NETWORKS:
             for overlap in (False, True):
                 t = update_seconds(ranks, plan.rank_batch, overlap, network)
-                lo, mid, hi = np.percentile(s, [5, 50, 95])
                 rows.append({"target": f"{target:g}", "network": network, "overlap": overlap, "update_ms": 1000 * t,
                              "updates": f"{mid:,.0f} ({lo:,.0f}-{hi:,.0f})",
                              "frames": f"{4 * B * mid / 1e6:.1f}M ({4 * B * lo / 1e6:.1f}-{4 * B * hi / 1e6:.1f})",
@@ -306,8 +320,9 @@ def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple
     rank steps are kept; the emulators are derived), the emulators per rank that reach the furthest
     score(100) target with a fit (measured at two batches or more, and following the model) in the
     fewest minutes on 10 GbE, synchronous (best_envs), never more than the default 16 per rank that
-    the learning rate and the shipped models were tuned at. Returns (target, table
-    of (from ranks, emulators per rank), one row per rank count for the printout)."""
+    the learning rate and the shipped models were tuned at, nor more than keep the global batch within
+    the largest the study trained (the fit is not extrapolated). Returns (target, table of (from ranks,
+    emulators per rank), the largest global batch, one row per rank count for the printout)."""
     from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_ENVS_PER_RANK
     from ba3c.critical_batch import try_fit_medians
 
@@ -316,10 +331,11 @@ def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple
         raise SystemExit("no score(100) target is measured at two batches (and fits the model) yet: make scale-study")
     target = float(max(fitted))
     fit = fitted[max(fitted)]
+    largest = max(int(r["global_batch"]) for r in runs)
     steps, rows = [], []
     for ranks, _ in DEFAULT_ENVS_BY_RANKS:
         best, _ = best_envs(ranks, fit, DEFAULTS_NETWORK, n_step=n_step)
-        envs = min(best, DEFAULT_ENVS_PER_RANK)
+        envs = max(1, min(best, DEFAULT_ENVS_PER_RANK, largest // (n_step * ranks)))
         old = max(1, min(DEFAULT_ENVS_PER_RANK, 640 // (n_step * ranks)))  # the rule before: global batch <= 640
 
         def minutes(e: int) -> float:
@@ -329,21 +345,28 @@ def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple
         rows.append({"from_ranks": ranks, "best_envs": best, "default_envs": envs,
                      "global_batch": ranks * envs * n_step, "minutes": round(minutes(envs), 2),
                      "cap_640_envs": old, "minutes_cap_640": round(minutes(old), 2)})
-    return target, tuple(steps), rows
+    return target, tuple(steps), largest, rows
 
 
 def print_defaults(runs: list[dict]) -> int:
     """Print the derived defaults beside ba3c/batch_plan.py's; 1 if they differ (then paste the line)."""
-    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_ENVS_PER_RANK, DEFAULT_PLAN_TARGET
+    from ba3c.batch_plan import (
+        DEFAULT_ENVS_BY_RANKS,
+        DEFAULT_ENVS_PER_RANK,
+        DEFAULT_MAX_GLOBAL_BATCH,
+        DEFAULT_PLAN_TARGET,
+    )
 
-    target, steps, rows = derive_default_envs(runs)
+    target, steps, largest, rows = derive_default_envs(runs)
     print(f"emulators per rank with no batch flags: fewest minutes to score(100) {target:g} ({DEFAULTS_NETWORK}, "
-          f"synchronous) by the fit of {len(runs)} finished study runs, at most {DEFAULT_ENVS_PER_RANK} per rank")
+          f"synchronous) by the fit of {len(runs)} finished study runs, at most {DEFAULT_ENVS_PER_RANK} per rank "
+          f"and a global batch of at most {largest:,} (the study's largest)")
     print(table(rows, list(rows[0])))
-    if (steps, target) == (DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET):
+    if (steps, target, largest) == (DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET, DEFAULT_MAX_GLOBAL_BATCH):
         print("ba3c/batch_plan.py's defaults match")
         return 0
-    print(f"ba3c/batch_plan.py differs; set DEFAULT_PLAN_TARGET = {target:g} and\nDEFAULT_ENVS_BY_RANKS = {steps}")
+    print(f"ba3c/batch_plan.py differs; set DEFAULT_PLAN_TARGET = {target:g}, DEFAULT_MAX_GLOBAL_BATCH = {largest},"
+          f"\nDEFAULT_ENVS_BY_RANKS = {steps}")
     return 1
 
 
@@ -360,10 +383,12 @@ def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
     if not runs:
         return no_runs(game)
     rows = []
-    for target, by_batch, fits in fitted_targets(runs, targets):
+    found = list(fitted_targets(runs, sorted(targets)))
+    fits_by_target = {target: fits for target, _, fits in found}
+    for target, by_batch, fits in found:
         for ranks in SWEEP_RANKS:
             plan = plan_batch(ranks, None, None, None, None, "auto")
-            lo, mid, hi = np.percentile([f.updates(plan.global_batch) for f in fits], [5, 50, 95])
+            lo, mid, hi, below = updates_quantiles(fits_by_target, plan.global_batch)[target]
             for network in NETWORKS:
                 t = update_seconds(ranks, plan.rank_batch, False, network)
                 rows.append({"target": f"{target:g}", "ranks": ranks, "global_batch": plan.global_batch,
@@ -371,11 +396,12 @@ def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
                              "frames_M": round(4 * plan.global_batch * mid / 1e6, 2),
                              "update_ms": round(1000 * t, 1), "minutes": round(mid * t / 60, 2),
                              "minutes_5": round(lo * t / 60, 2), "minutes_95": round(hi * t / 60, 2),
-                             "runs_per_batch": {str(b): len(u) for b, u in sorted(by_batch.items())}})
+                             "runs_per_batch": {str(b): len(u) for b, u in sorted(by_batch.items())},
+                             "at_least_updates_to": below})
     if not rows:
         return 0
     print(table(rows, ["target", "ranks", "global_batch", "network", "updates", "frames_M", "update_ms", "minutes",
-                       "minutes_5", "minutes_95"]))
+                       "minutes_5", "minutes_95", "at_least_updates_to"]))
     record("plan_sweep", rows, {"game": game, "runs": [Path(r["run_folder"]).name for r in runs]})
     plot_sweep(rows, output)
     print(f"wrote {output}")

@@ -86,15 +86,17 @@ def test_largest_valid_seed_is_accepted():
     assert finalize(["--seed", str(MAX_SEED)]).seed == MAX_SEED
 
 
-@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 13, 260), (8, 9, 360), (24, 6, 720),
-                                                          (64, 4, 1280), (128, 2, 1280), (768, 1, 3840),
-                                                          (1536, 1, 7680)])
+@pytest.mark.parametrize("ranks,want_envs,want_global", [(1, 16, 80), (4, 16, 320), (8, 16, 640), (24, 13, 1560),
+                                                          (64, 6, 1920), (128, 5, 3200), (384, 2, 3840),
+                                                          (512, 2, 5120), (768, 1, 3840), (1536, 1, 7680)])
 def test_default_batch_follows_the_rank_count(ranks, want_envs, want_global):
     plan = plan_batch(ranks)
     assert (plan.envs_per_rank, plan.n_step, plan.global_batch) == (want_envs, 5, want_global)
     assert f"global batch {want_global:,}" in plan.summary()
     if ranks > 1:
         assert "fewest minutes" in plan.why and f"{ranks:,} ranks" in plan.why
+    # 384 and 768 ranks fall in steps whose emulators would pass the study's largest batch (5,120)
+    assert ("capped at the study's largest global batch" in plan.why) == (ranks in (384, 768))
 
 
 def test_default_batch_plan_matches_the_recorded_scale_study():
@@ -103,10 +105,11 @@ def test_default_batch_plan_matches_the_recorded_scale_study():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from plan import derive_default_envs, study_runs
 
-    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_PLAN_TARGET
+    from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_MAX_GLOBAL_BATCH, DEFAULT_PLAN_TARGET
 
-    target, steps, rows = derive_default_envs(study_runs("breakout", partials=False))
-    assert (target, steps) == (DEFAULT_PLAN_TARGET, DEFAULT_ENVS_BY_RANKS), "make plan-defaults, paste its line"
+    target, steps, largest, rows = derive_default_envs(study_runs("breakout", partials=False))
+    assert (target, steps, largest) == (DEFAULT_PLAN_TARGET, DEFAULT_ENVS_BY_RANKS, DEFAULT_MAX_GLOBAL_BATCH), \
+        "make plan-defaults, paste its line"
     assert [r["from_ranks"] for r in rows] == [r for r, _ in steps]
     # never slower than the rule it replaced (global batch <= 640) by the same model
     assert all(r["minutes"] <= r["minutes_cap_640"] + 1e-9 for r in rows)

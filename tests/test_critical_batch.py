@@ -61,7 +61,7 @@ def test_planner_and_defaults_skip_a_target_whose_runs_do_not_fit_the_model(monk
     out = capsys.readouterr().out
     assert "score 300: no fit (reached at batch(es) 80, 320; the updates fall faster than 1 / batch" in out
     assert any(line.split()[:1] == ["100"] for line in out.splitlines())
-    target, _, rows = plan.derive_default_envs(runs)
+    target, _, _, rows = plan.derive_default_envs(runs)
     assert target == 100.0 and rows
 
 
@@ -79,7 +79,8 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import is_scale_run, update_seconds, updates_by_batch
+    from plan import is_scale_run, updates_by_batch
+    from update_time import update_seconds
 
     # other studies' runs still going (their snapshots share batch-partial/) stay out of the fit
     assert is_scale_run({"overlap": False, "grad_compression": "none", "lr_scaling": "none", "lr_warmup": 0.0})
@@ -427,3 +428,19 @@ def test_plan_keeps_a_censored_run_out_of_the_point_but_in_the_range(monkeypatch
     # batch 1,280's point now lies anywhere in 2,090-3,016: the fits through its ends bound the range
     ends = sorted(fit_tradeoff([(320, 8060), (1280, u)]).updates(3840) for u in (2090, 3016))
     assert ends[0] - 1 <= lo < hi <= ends[1] + 1
+
+
+def test_a_higher_target_never_projects_fewer_updates_than_a_lower_one():
+    """Fits to 100 and 300 rest on different batches; far beyond the batches of the fit to 300 its
+    curve may fall below the fit to 100's, which no run can do (it passes 100 first): the projection
+    to 300 is raised to 100's there and says so, and left alone where it is above."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from plan import updates_quantiles
+
+    to_100, to_300 = [TradeOff(861.0, 1491.0)] * 3, [TradeOff(605.0, 3941.0)] * 3
+    at_1280 = updates_quantiles({300.0: to_300, 100.0: to_100}, 1280)
+    assert at_1280[300.0][1] == pytest.approx(to_300[0].updates(1280)) and at_1280[300.0][3] is None
+    at_7680 = updates_quantiles({100.0: to_100, 300.0: to_300}, 7680)
+    assert to_300[0].updates(7680) < to_100[0].updates(7680)
+    assert at_7680[300.0][:3] == pytest.approx((to_100[0].updates(7680),) * 3) and at_7680[300.0][3] == 100.0
+    assert at_7680[100.0][3] is None
