@@ -444,3 +444,24 @@ def test_a_higher_target_never_projects_fewer_updates_than_a_lower_one():
     assert to_300[0].updates(7680) < to_100[0].updates(7680)
     assert at_7680[300.0][:3] == pytest.approx((to_100[0].updates(7680),) * 3) and at_7680[300.0][3] == 100.0
     assert at_7680[100.0][3] is None
+
+
+def test_the_recorded_study_projects_minutes_to_300_at_768_and_1536_ranks():
+    """`make plan NP=768` / `NP=1536` on the committed study (scale.jsonl, finished runs only, so the
+    answer does not move while a run trains): a synchronous 10 GbE row to 300 with 'median (5%-95%)'
+    updates and minutes with a range that is not empty."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import plan
+
+    from ba3c.batch_plan import plan_batch
+
+    runs = plan.study_runs("breakout", partials=False)
+    for ranks in (768, 1536):
+        found = list(plan.fitted_targets(runs, [100.0, 300.0]))
+        assert [t for t, _, _ in found] == [100.0, 300.0], "the study fits 300: make scale-study records it"
+        job = plan_batch(ranks)
+        lo, mid, hi, _ = plan.updates_quantiles({t: fits for t, _, fits in found}, job.global_batch)[300.0]
+        assert 0 < lo < hi and lo <= mid <= hi
+        t = plan.update_seconds(ranks, job.rank_batch, False, "10GbE TCP")
+        # a sanity bound the fit would break if it went wild: the measured runs took 2,469-8,060 updates
+        assert 0 < lo * t / 60 < hi * t / 60 < 60
