@@ -304,6 +304,11 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
                          f"minutes_at_{plan.envs_per_rank}_envs": round(here / 60, 1)})
     print(f"fewest minutes (synchronous; emulators per rank searched {ENVS_SEARCHED.start}-{ENVS_SEARCHED.stop - 1}):")
     print(table(rows, list(rows[0])))
+    largest = max(int(r["global_batch"]) for r in runs)
+    if beyond := sorted({r["global_batch"] for r in rows if r["global_batch"] > largest}):
+        listed = ", ".join(f"{b:,}" for b in beyond)
+        print(f"global batch {listed}: beyond the study's largest ({largest:,}), where the fit is extrapolation "
+              f"only (the default plan goes past it only at one emulator per rank)")
     if len(targets) > 1:
         for network in NETWORKS:
             first, last = best[(targets[0], network)], best[(targets[-1], network)]

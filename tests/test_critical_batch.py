@@ -245,6 +245,8 @@ def test_batch_plan_search_trades_updates_against_update_time(monkeypatch, capsy
     # rows name the target as the flag spelled it ("20", not "20.0"): four projection rows and two plan rows each
     assert [line.split()[0] for line in out.splitlines()].count("20") == 6
     assert "one run at batch" in out  # one run per batch: the bootstrap has no seed spread to draw from
+    # the best plan to 300 (B_crit 5,000) lies past the largest batch run (1,280): the plan says so
+    assert "beyond the study's largest (1,280), where the fit is extrapolation only" in out
     growth = [float(line.rsplit("x", 1)[1]) for line in out.splitlines() if "the best emulators per rank go" in line]
     assert growth and all(g >= 2 for g in growth)
 
