@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from bench_scaling import NETWORKS
-from plan import study_runs
+from scale_runs import study_runs
 from update_time import update_seconds
 
 from common import RESULTS, ROOT, SCALE_TARGETS, crossing, furthest_per_run, run_name_of, table, with_partials

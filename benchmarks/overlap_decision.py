@@ -29,8 +29,8 @@ import json
 from dataclasses import dataclass
 
 from bench_scaling import NETWORKS
-from plan import is_scale_run
 from plot_batch import at_frames
+from scale_runs import is_scale_run
 from update_time import update_seconds
 
 from common import RESULTS, first_frames, load, table

@@ -24,66 +24,13 @@ from pathlib import Path
 
 import numpy as np
 from bench_scaling import NETWORKS
+from scale_runs import censored_runs, not_reached, study_runs, updates_by_batch, updates_spans_by_batch
 from update_time import draw_ba3c_log_axes, update_seconds
 
-from common import ROOT, SCALE_TARGETS, crossing, furthest_per_run, load, record, table, with_partials
+from common import ROOT, SCALE_TARGETS, record, table
 
 sys.path.insert(0, str(ROOT))
 from ba3c.critical_batch import TradeOff  # noqa: E402
-
-
-def is_scale_run(r: dict) -> bool:
-    """A run of the scale study's flags: synchronous, float32 gradients, no learning-rate rule or
-    warm-up, no extra flags (a tag: a defaults candidate, a growing batch). batch-partial/ also holds
-    other studies' runs still going (e.g. --overlap's)."""
-    return (not r.get("overlap") and not r.get("tag") and r.get("grad_compression", "none") == "none"
-            and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup"))
-
-
-def study_runs(game: str, partials: bool = True) -> list[dict]:
-    """The scale study's runs of `game`: the furthest record of every run folder, finished or (with
-    `partials`) still going. The trainer's defaults follow the finished stages only, not curves that
-    move every 10 minutes while a run trains."""
-    records = with_partials("scale") if partials else load("scale")
-    return list(furthest_per_run(r for r in records if r["game"] == game and is_scale_run(r)).values())
-
-
-def updates_spans_by_batch(runs: list[dict], target: float) -> dict[int, list[float | tuple[float, float]]]:
-    """Updates to the target per global batch, one entry per run that reached it: the count when its
-    crossing is measured, the interval (lo, hi) it lies in when the run reached it while its score
-    was withheld after a resume (censored, common.crossing)."""
-    out: dict[int, list[float | tuple[float, float]]] = {}
-    for r in runs:
-        frames, censored_after = crossing(r["curve"], target)
-        if frames is None:
-            continue
-        per_update = 4 * r["global_batch"]
-        out.setdefault(int(r["global_batch"]), []).append(
-            frames / per_update if censored_after is None else (censored_after / per_update, frames / per_update))
-    return out
-
-
-def updates_by_batch(runs: list[dict], target: float, censored: bool = False) -> dict[int, list[float]]:
-    """Updates to the target per global batch, over the runs whose crossing is measured (the fit's
-    points). With `censored`, a censored run counts too, with the upper end of its interval: the
-    updates by which it had reached the target, fit for bounds, not for the fit."""
-    out: dict[int, list[float]] = {}
-    for b, spans in updates_spans_by_batch(runs, target).items():
-        kept = [v[1] if isinstance(v, tuple) else v for v in spans if censored or not isinstance(v, tuple)]
-        if kept:
-            out[b] = kept
-    return out
-
-
-def censored_runs(runs: list[dict], target: float) -> list[str]:
-    """The runs that reached the target inside a withheld stretch: '<run> (A-BM frames)'."""
-    out = []
-    for r in runs:
-        frames, after = crossing(r["curve"], target)
-        if after is not None:
-            out.append(f"{Path(r['run_folder']).name} ({after / 1e6:.2f}-{frames / 1e6:.2f}M frames)")
-    return out
-
 
 TARGETS = (20.0, 100.0, 300.0)  # the scores a plan projects unless told otherwise
 ENVS_SEARCHED = range(1, 65)  # emulators per rank the batch-plan search considers
@@ -134,38 +81,6 @@ def target_fits(runs: list[dict], target: float) -> tuple[dict[int, list], list]
     spans = updates_spans_by_batch(runs, target)
     fits = bootstrap_tradeoff(spans, n=500) if len(updates_by_batch(runs, target)) >= 2 else []
     return spans, (fits if len(fits) >= 100 else [])
-
-
-def frame_budget(record: dict) -> float | None:
-    """The --total_frames a run was started with. Records written before they stored it say it only
-    in their argv (None if that does not either)."""
-    if record.get("frame_budget") is not None:
-        return float(record["frame_budget"])
-    argv = record.get("argv") or []
-    for i, a in enumerate(argv):
-        if a.startswith("--total_frames="):
-            return float(a.split("=", 1)[1])
-        if a == "--total_frames" and i + 1 < len(argv):
-            return float(argv[i + 1])
-    return None
-
-
-def not_reached(runs: list[dict], target: float) -> list[str]:
-    """The runs that trained their whole frame budget without reaching the target: 'batch B seed S to
-    <F>M frames, best score(100) X'. Runs still going, or stopped early at a lower score by design (a
-    stage-1 run stops at 100), are not counted: they may yet reach it."""
-    out = []
-    for r in sorted(runs, key=lambda r: (r["global_batch"], r.get("seed", 0))):
-        budget = frame_budget(r)
-        if r.get("bench") == "batch-partial" or budget is None or r["frames"] < budget:
-            continue
-        if crossing(r["curve"], target)[0] is not None:
-            continue
-        scores = [p[1] for p in r["curve"] if p[1] is not None]
-        best = f", best score(100) {max(scores):.0f}" if scores else ""
-        out.append(f"batch {int(r['global_batch']):,} seed {r.get('seed', '?')} to {r['frames'] / 1e6:.1f}M frames"
-                   f"{best}")
-    return out
 
 
 def no_fit(target: float, by_batch: dict, runs: list[dict] = ()) -> str:
@@ -320,7 +235,8 @@ DEFAULTS_NETWORK = "10GbE TCP"  # the commodity network: the plan a user gets wi
 DEFAULTS_GAME = "breakout"  # the game the scale study trains
 
 
-def derive_default_envs(runs: list[dict], n_step: int = 5) -> tuple[float, tuple[tuple[int, int], ...], list[dict]]:
+def derive_default_envs(runs: list[dict], n_step: int = 5
+                        ) -> tuple[float, tuple[tuple[int, int], ...], int, list[dict]]:
     """The batch plan's defaults from the study: for each rank count of ba3c/batch_plan.py's table (its
     rank steps are kept; the emulators are derived), the emulators per rank that reach the furthest
     score(100) target with a fit (measured at two batches or more, and following the model) in the

@@ -32,7 +32,7 @@ def main() -> None:
 
     records = with_partials(a.results) if a.partial else load(a.results)
     if a.results == "scale":  # the study's own runs: not a growing batch's, not another study's still going
-        from plan import is_scale_run
+        from scale_runs import is_scale_run
 
         records = [r for r in records if is_scale_run(r)]
     # One line per run: the batch study reused folder names across value_coef settings, hence the key.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from plan import study_runs, updates_by_batch, updates_spans_by_batch
+from scale_runs import study_runs, updates_by_batch, updates_spans_by_batch
 
 from common import ROOT, SCALE_TARGETS, table
 

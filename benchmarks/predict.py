@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from plan import censored_runs, study_runs, updates_by_batch
+from scale_runs import censored_runs, study_runs, updates_by_batch
 
 from common import RESULTS, ROOT, crossing, first_frames, table
 

@@ -103,7 +103,8 @@ def test_default_batch_plan_matches_the_recorded_scale_study():
     """ba3c/batch_plan.py's table is what the finished study runs imply (benchmarks/plan.py --defaults):
     when a study stage is recorded that moves the fit, this fails until the table is regenerated."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import derive_default_envs, study_runs
+    from plan import derive_default_envs
+    from scale_runs import study_runs
 
     from ba3c.batch_plan import DEFAULT_ENVS_BY_RANKS, DEFAULT_MAX_GLOBAL_BATCH, DEFAULT_PLAN_TARGET
 

@@ -79,7 +79,7 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import is_scale_run, updates_by_batch
+    from scale_runs import is_scale_run, updates_by_batch
     from update_time import update_seconds
 
     # other studies' runs still going (their snapshots share batch-partial/) stay out of the fit
@@ -102,7 +102,8 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
 
 def test_no_fit_names_the_runs_that_trained_their_budget_without_reaching_the_target():
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import no_fit, not_reached
+    from plan import no_fit
+    from scale_runs import not_reached
 
     curve = [(1e6, 150.0, None), (2e6, 261.4, None), (3e6, None, None, 280.0), (4e6, 122.0, None)]
     def run(batch, seed, frames, budget, bench="scale"):
@@ -130,6 +131,7 @@ def test_a_target_reached_at_one_batch_bounds_a_larger_plan_from_above():
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import plan
+    import scale_runs
 
     from ba3c.batch_plan import plan_batch
 
@@ -142,10 +144,10 @@ def test_a_target_reached_at_one_batch_bounds_a_larger_plan_from_above():
     # a crossing hidden by a resume still bounds: the run had reached 300 by its first settled point
     hidden = {"global_batch": 1280, "curve": [(10.7e6, 104.0, None), (12e6, None, None, 250.0),
                                               (14.6e6, None, None, 316.0), (15.44e6, 357.0, None)]}
-    assert plan.updates_by_batch([hidden], 300) == {}
-    assert plan.updates_by_batch([hidden], 300, censored=True) == {1280: [15.44e6 / 5120]}
+    assert scale_runs.updates_by_batch([hidden], 300) == {}
+    assert scale_runs.updates_by_batch([hidden], 300, censored=True) == {1280: [15.44e6 / 5120]}
     assert "batch 1,280 had reached it by 3,016 updates" in plan.upper_bound(
-        768, plan_batch(768), plan.updates_by_batch([hidden], 300, censored=True), 300.0)
+        768, plan_batch(768), scale_runs.updates_by_batch([hidden], 300, censored=True), 300.0)
 
 
 def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
@@ -355,7 +357,7 @@ def test_a_crossing_inside_a_withheld_stretch_is_censored_and_left_out_of_the_fi
     """After a resume the study withholds score(100) (None, the biased reading kept as a fourth item):
     a target first seen there was reached somewhere in the stretch, so the fit leaves that run out."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from plan import censored_runs, updates_by_batch
+    from scale_runs import censored_runs, updates_by_batch
 
     from common import crossing
 
@@ -454,10 +456,11 @@ def test_the_recorded_study_projects_minutes_to_300_at_768_and_1536_ranks():
     updates and minutes with a range that is not empty."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import plan
+    import scale_runs
 
     from ba3c.batch_plan import plan_batch
 
-    runs = plan.study_runs("breakout", partials=False)
+    runs = scale_runs.study_runs("breakout", partials=False)
     for ranks in (768, 1536):
         found = list(plan.fitted_targets(runs, [100.0, 300.0]))
         assert [t for t, _, _ in found] == [100.0, 300.0], "the study fits 300: make scale-study records it"
