@@ -123,14 +123,17 @@ def _plan(ranks: int, batch: int | None, envs: int | None, n_step: int | None, g
     else:
         why = (f"{envs} env(s) per rank: the fewest minutes to Breakout score(100) {DEFAULT_PLAN_TARGET:g} at "
                f"{ranks:,} ranks (10 GbE, synchronous) by the scale study's fit ({STUDY_REF})")
-        if envs < max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]:
+        if envs < table_envs(ranks):
             why += f", capped at the study's largest global batch, {DEFAULT_MAX_GLOBAL_BATCH:,}"
     return BatchPlan(envs, n_step, ranks, rule, why + rule_why)
 
 
+def table_envs(ranks: int) -> int:
+    """DEFAULT_ENVS_BY_RANKS's entry for the largest rank count not above `ranks`."""
+    return max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]
+
+
 def default_envs(ranks: int, n_step: int = DEFAULT_N_STEP) -> int:
-    """Emulators per rank with no batch flags: DEFAULT_ENVS_BY_RANKS's entry for the largest rank
-    count not above `ranks`, fewer if the global batch would pass DEFAULT_MAX_GLOBAL_BATCH (never
-    fewer than one)."""
-    table = max((r, e) for r, e in DEFAULT_ENVS_BY_RANKS if r <= ranks)[1]
-    return max(1, min(table, DEFAULT_MAX_GLOBAL_BATCH // (n_step * ranks)))
+    """Emulators per rank with no batch flags: table_envs, fewer if the global batch would pass
+    DEFAULT_MAX_GLOBAL_BATCH (never fewer than one)."""
+    return max(1, min(table_envs(ranks), DEFAULT_MAX_GLOBAL_BATCH // (n_step * ranks)))

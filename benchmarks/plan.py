@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_scaling import NETWORKS
-from scale_runs import censored_runs, not_reached, study_runs, updates_by_batch, updates_spans_by_batch
+from scale_runs import censored_runs, largest_batch, not_reached, study_runs, updates_by_batch, updates_spans_by_batch
 from update_time import draw_ba3c_log_axes, update_seconds
 
 from common import ROOT, SCALE_TARGETS, record, table
@@ -219,7 +219,7 @@ def print_best_envs(ranks: int, plan, runs: list[dict], targets: list[float]) ->
                          f"minutes_at_{plan.envs_per_rank}_envs": round(here / 60, 1)})
     print(f"fewest minutes (synchronous; emulators per rank searched {ENVS_SEARCHED.start}-{ENVS_SEARCHED.stop - 1}):")
     print(table(rows, list(rows[0])))
-    largest = max(int(r["global_batch"]) for r in runs)
+    largest = largest_batch(runs)
     if beyond := sorted({r["global_batch"] for r in rows if r["global_batch"] > largest}):
         listed = ", ".join(f"{b:,}" for b in beyond)
         print(f"global batch {listed}: beyond the study's largest ({largest:,}), where the fit is extrapolation "
@@ -252,7 +252,7 @@ def derive_default_envs(runs: list[dict], n_step: int = 5
         raise SystemExit("no score(100) target is measured at two batches (and fits the model) yet: make scale-study")
     target = float(max(fitted))
     fit = fitted[max(fitted)]
-    largest = max(int(r["global_batch"]) for r in runs)
+    largest = largest_batch(runs)
     steps, rows = [], []
     for ranks, _ in DEFAULT_ENVS_BY_RANKS:
         best, _ = best_envs(ranks, fit, DEFAULTS_NETWORK, n_step=n_step)
@@ -306,10 +306,11 @@ def sweep(game: str, targets: tuple[float, ...], output: Path) -> int:
     rows = []
     found = list(fitted_targets(runs, sorted(targets)))
     fits_by_target = {target: fits for target, _, fits in found}
-    for target, by_batch, fits in found:
-        for ranks in SWEEP_RANKS:
-            plan = plan_batch(ranks, None, None, None, None, "auto")
-            lo, mid, hi, below = updates_quantiles(fits_by_target, plan.global_batch)[target]
+    plans = {ranks: plan_batch(ranks, None, None, None, None, "auto") for ranks in SWEEP_RANKS}
+    quantiles = {ranks: updates_quantiles(fits_by_target, plan.global_batch) for ranks, plan in plans.items()}
+    for target, by_batch, _ in found:
+        for ranks, plan in plans.items():
+            lo, mid, hi, below = quantiles[ranks][target]
             for network in NETWORKS:
                 t = update_seconds(ranks, plan.rank_batch, False, network)
                 rows.append({"target": f"{target:g}", "ranks": ranks, "global_batch": plan.global_batch,

@@ -25,6 +25,11 @@ def study_runs(game: str, partials: bool = True) -> list[dict]:
     return list(furthest_per_run(r for r in records if r["game"] == game and is_scale_run(r)).values())
 
 
+def largest_batch(runs: list[dict]) -> int:
+    """The largest global batch the study trained: past it the fit is extrapolation alone."""
+    return max(int(r["global_batch"]) for r in runs)
+
+
 def updates_spans_by_batch(runs: list[dict], target: float) -> dict[int, list[float | tuple[float, float]]]:
     """Updates to the target per global batch, one entry per run that reached it: the count when its
     crossing is measured, the interval (lo, hi) it lies in when the run reached it while its score
