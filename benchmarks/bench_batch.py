@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,9 @@ def summarize(folder: Path) -> dict:
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
            "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False),
-           "entropy": last.get("entropy"), "value_std": last.get("value_std")}
+           "entropy": last.get("entropy"), "value_std": last.get("value_std"),
+           # the median of the logged rows: a row that spans a SIGSTOP pause is one slow outlier
+           "median_fps": statistics.median(fps) if (fps := [r["fps"] for r in rows if r.get("fps")]) else None}
     for t in SCALE_TARGETS:
         f, censored_after = crossing(((r["frames"], r.get("score_mean100"), None, r.get("score_mean100_unsettled"))
                                       for r in rows), t)

@@ -135,7 +135,8 @@ def summarize(r: dict) -> dict:
     return {"candidate": r["tag"], "game": game, "seed": r["seed"], "frames": r["frames"],
             "threshold": threshold(game), "frames_to_threshold": first_frames(curve, threshold(game)),
             "end_score": end, "end_human_normalized": hn,
-            "entropy_of_uniform": entropy / uniform if entropy is not None else None, "status": r["status"]}
+            "entropy_of_uniform": entropy / uniform if entropy is not None else None,
+            "frames_per_s": r.get("median_fps"), "status": r["status"]}
 
 
 def print_table(a) -> None:
@@ -151,11 +152,13 @@ def print_table(a) -> None:
     shown = [{**x, "frames": fmt(x["frames"] / 1e6, "{:.2f}M"), "end_score": fmt(x["end_score"], "{:.1f}"),
               "frames_to_threshold": fmt(x["frames_to_threshold"] and x["frames_to_threshold"] / 1e6, "{:.2f}M"),
               "end_human_normalized": fmt(x["end_human_normalized"] and 100 * x["end_human_normalized"], "{:.1f}%"),
-              "entropy_of_uniform": fmt(x["entropy_of_uniform"], "{:.2f}")} for x in rows]
+              "entropy_of_uniform": fmt(x["entropy_of_uniform"], "{:.2f}"),
+              "frames_per_s": fmt(x["frames_per_s"], "{:,.0f}")} for x in rows]
     print(f"threshold: score(100) {THRESHOLD_FRACTION:.0%} of the way from random play to human; end: mean "
-          f"score(100) over the last {END_FRACTION:.0%} of the frames; entropy as a fraction of the uniform policy's")
+          f"score(100) over the last {END_FRACTION:.0%} of the frames; entropy as a fraction of the uniform policy's; "
+          "frames/s: the median of the run's logged rows on its machine")
     print(table(shown, ["game", "candidate", "seed", "frames", "threshold", "frames_to_threshold", "end_score",
-                        "end_human_normalized", "entropy_of_uniform", "status"]))
+                        "end_human_normalized", "entropy_of_uniform", "frames_per_s", "status"]))
     if a.json:
         out = ROOT / "benchmarks" / a.json
         out.write_text(json.dumps(rows, indent=1) + "\n")

@@ -54,3 +54,22 @@ def test_bad_command_lines_stop_in_one_line(args, message):
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "defaults_screen.py"), *args],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_a_record_keeps_the_median_frames_per_second_so_a_paused_row_does_not_drag_it(tmp_path):
+    """The screen's frames/s column: a row spanning a SIGSTOP pause is one slow outlier, not the mean."""
+    import json
+
+    import bench_batch
+
+    rows = [{"frames": 1000 * i, "updates": 10 * i, "wall_time": float(i), "fps": fps, "score_mean100": None}
+            for i, fps in enumerate([4000.0, 4100.0, 12.0, 3900.0, 4050.0], start=1)]
+    (tmp_path / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "config.json").write_text(json.dumps({
+        "env": "pong", "global_batch": 80, "lr_scaling": "none", "learning_rate": 1e-3, "seed": 1,
+        "value_coef": 1.0, "total_frames": 5000, "n_step": 5}))
+    (tmp_path / "metadata.json").write_text(json.dumps({"world": {"size": 1, "global_batch": 80}}))
+    record = bench_batch.summarize(tmp_path)
+    assert record["median_fps"] == 4000.0 and record["frames"] == 5000
+    row = screen.summarize({**record, "tag": "defaults", "status": "finished"})
+    assert row["frames_per_s"] == 4000.0 and row["end_score"] is None
