@@ -43,7 +43,9 @@ def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: 
 def summarize(folder: Path) -> dict:
     rows = read_progress(folder)
     cfg = json.loads((folder / "config.json").read_text())
+    meta = json.loads((folder / "metadata.json").read_text())
     last = rows[-1]
+    fps = [r["fps"] for r in rows if r.get("fps")]
     # Folders written before --global_batch existed hold a one-process run: global batch = -b.
     out = {"game": cfg["env"], "global_batch": cfg.get("global_batch") or cfg["batch_size"],
            "lr_scaling": cfg["lr_scaling"], "lr_warmup": cfg.get("lr_warmup", 0.0),
@@ -52,11 +54,11 @@ def summarize(folder: Path) -> dict:
            "frames": last["frames"], "updates": last["updates"],
            "wall_time": last["wall_time"], "score_mean100": last["score_mean100"],
            "noise_scale": last.get("noise_scale"), "run_folder": str(folder),
-           "ranks": json.loads((folder / "metadata.json").read_text()).get("world", {}).get("size", 1),
+           "ranks": meta.get("world", {}).get("size", 1),
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False),
            "entropy": last.get("entropy"), "value_std": last.get("value_std"),
            # the median of the logged rows: a row that spans a SIGSTOP pause is one slow outlier
-           "median_fps": statistics.median(fps) if (fps := [r["fps"] for r in rows if r.get("fps")]) else None}
+           "median_fps": statistics.median(fps) if fps else None}
     for t in SCALE_TARGETS:
         f, censored_after = crossing(((r["frames"], r.get("score_mean100"), None, r.get("score_mean100_unsettled"))
                                       for r in rows), t)
@@ -66,7 +68,6 @@ def summarize(folder: Path) -> dict:
         at = next((r for r in rows if r["frames"] == f), None)
         out[f"noise_scale_at_{t}"] = at.get("noise_scale") if at else None
         out[f"updates_to_{t}"] = at.get("updates") if at else None
-    meta = json.loads((folder / "metadata.json").read_text())
     out["git_commit"], out["argv"] = meta.get("git_commit"), meta.get("argv")
     # Which code trained which frames, when a run was resumed on newer code: (first frame, commit).
     out["code_history"] = [(s.get("frames_at_start"), s.get("git_commit"))

@@ -1,6 +1,7 @@
 """The robust-defaults screen (benchmarks/defaults_screen.py): every candidate is a valid command line,
 the per-game threshold and the end score against plain arithmetic, the run order, and the one-line
 refusals of its command line."""
+import json
 import subprocess
 import sys
 
@@ -58,8 +59,6 @@ def test_bad_command_lines_stop_in_one_line(args, message):
 
 def test_a_record_keeps_the_median_frames_per_second_so_a_paused_row_does_not_drag_it(tmp_path):
     """The screen's frames/s column: a row spanning a SIGSTOP pause is one slow outlier, not the mean."""
-    import json
-
     import bench_batch
 
     rows = [{"frames": 1000 * i, "updates": 10 * i, "wall_time": float(i), "fps": fps, "score_mean100": None}
