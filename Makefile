@@ -38,7 +38,8 @@ help:
 	@echo "make scale-study      the scale study's long runs (batches 80-1,280 to Breakout 100, then 300 or 40M frames), resumable"
 	@echo "make overlap-study    --overlap vs synchronous to 3M frames: 3 seeds per arm at batch 80, 2 at 1,280 (resumable)"
 	@echo "make defaults-screen [FRAMES=5e6]  candidate default flags x Boxing, Breakout, Space Invaders, Pong, one"
-	@echo "                      run at a time (resumable); make screen-table: frames to each game's threshold, end score"
+	@echo "                      run at a time (resumable); [CANDIDATES='adam-0.99 defaults'] [GAMES='Breakout Pong']: a subset,"
+	@echo "                      in that order; make screen-table: frames to each game's threshold, end score"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make grow-compare     --grow_envs vs fixed plans (64 virtual ranks from batch 320; batch 320 and 640): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
@@ -144,7 +145,8 @@ overlap-study: $(STAMP)
 	benchmarks/overlap_study.sh
 
 defaults-screen: $(STAMP)
-	cd benchmarks && ../$(PY) defaults_screen.py run --frames $(FRAMES)
+	cd benchmarks && ../$(PY) defaults_screen.py run --frames $(FRAMES) \
+	    $(if $(CANDIDATES),--candidates $(CANDIDATES)) $(if $(GAMES),--games $(GAMES))
 
 screen-table: $(STAMP)
 	cd benchmarks && ../$(PY) defaults_screen.py table --json results/screen-table.json
