@@ -72,3 +72,16 @@ def test_a_record_keeps_the_median_frames_per_second_so_a_paused_row_does_not_dr
     assert record["median_fps"] == 4000.0 and record["frames"] == 5000
     row = screen.summarize({**record, "tag": "defaults", "status": "finished"})
     assert row["frames_per_s"] == 4000.0 and row["end_score"] is None
+
+
+def test_make_passes_a_subset_of_candidates_and_games_in_the_order_given():
+    def dry_run(*assignments: str) -> str:
+        p = subprocess.run(["make", "-n", "defaults-screen", *assignments], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return " ".join(p.stdout.replace("\\\n", " ").split())  # make -n keeps the line continuation
+
+    assert ("defaults_screen.py run --frames 3e6 --candidates adam-0.99 defaults --games Pong Breakout"
+            in dry_run("FRAMES=3e6", "CANDIDATES=adam-0.99 defaults", "GAMES=Pong Breakout"))
+    everything = dry_run()
+    assert "defaults_screen.py run --frames 5e6" in everything and "--candidates" not in everything
