@@ -14,7 +14,7 @@ SEED    ?= 1
 RESULTS ?= batch
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table confirm-defaults confirm-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -40,6 +40,8 @@ help:
 	@echo "make defaults-screen [FRAMES=5e6]  candidate default flags x Boxing, Breakout, Space Invaders, Pong, one"
 	@echo "                      run at a time (resumable); [CANDIDATES='adam-0.99 defaults'] [GAMES='Breakout Pong']: a subset,"
 	@echo "                      in that order; make screen-table: frames to each game's threshold, end score"
+	@echo "make confirm-defaults CANDIDATE=adam-0.99 [GAMES=..]  the candidate on the six showcase games, 10M frames each,"
+	@echo "                      30-game evals (resumable); make confirm-table CANDIDATE=..: against random play and models/"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make grow-compare     --grow_envs vs fixed plans (64 virtual ranks from batch 320; batch 320 and 640): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
@@ -150,6 +152,13 @@ defaults-screen: $(STAMP)
 
 screen-table: $(STAMP)
 	cd benchmarks && ../$(PY) defaults_screen.py table --json results/screen-table.json
+
+CANDIDATE ?= adam-0.99
+confirm-defaults: $(STAMP)
+	cd benchmarks && ../$(PY) confirm_defaults.py run --candidate $(CANDIDATE) $(if $(GAMES),--games $(GAMES))
+
+confirm-table: $(STAMP)
+	cd benchmarks && ../$(PY) confirm_defaults.py table --candidate $(CANDIDATE) --json results/confirm-table.json
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)

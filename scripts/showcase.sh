@@ -3,16 +3,17 @@
 # show: a float16 .npz, its 30-game evaluation, and GIFs of the first 60 s of a game at 0 frames,
 # at the checkpoint nearest half the budget, and at the end. Rerunning resumes the training run.
 #   scripts/showcase.sh GAME            (make showcase GAME=Seaquest)
-# Environment: FRAMES (1e7), RUNS (benchmarks/runs), OUT (models), GIFS (docs/showcase), PY (.venv/bin/python),
+# Environment: FRAMES (1e7), RUNS (benchmarks/runs), NAME (the run folder: <game>-model), OUT (models),
+# GIFS (docs/showcase), PY (.venv/bin/python), EPISODES (30: games evaluated), VIDEO_SECONDS (60: of each GIF),
 # FLAGS (extra training flags, e.g. FLAGS="--obs_mean_updates 0" for the models trained before the mean screen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GAME=${1:?usage: scripts/showcase.sh GAME}
 FRAMES=${FRAMES:-1e7}; RUNS=${RUNS:-benchmarks/runs}; OUT=${OUT:-models}; GIFS=${GIFS:-docs/showcase}
-PY=${PY:-.venv/bin/python}
+PY=${PY:-.venv/bin/python}; EPISODES=${EPISODES:-30}; VIDEO_SECONDS=${VIDEO_SECONDS:-60}
 read -r -a flags <<< "${FLAGS:-}"
 lower=$(echo "$GAME" | tr '[:upper:]' '[:lower:]')
-name=$lower-model
+name=${NAME:-$lower-model}
 ckpts=$RUNS/$name/checkpoints
 mkdir -p "$OUT" "$GIFS"
 # The first command keeps an untrained snapshot for the 0-frames GIF; checkpoints every 5 minutes are kept.
@@ -37,12 +38,12 @@ mid=$(for c in "$ckpts"/ckpt-*.ba3c; do n=$(( 10#$(basename "$c" .ba3c | sed 's/
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PY" train.py --task export --load "$last" --output "$OUT/$GAME.npz" --export_dtype float16
-"$PY" train.py --task eval --load "$OUT/$GAME.npz" -e "$GAME" --episodes 30 --output "$OUT/$GAME-eval.json"
+"$PY" train.py --task eval --load "$OUT/$GAME.npz" -e "$GAME" --episodes "$EPISODES" --output "$OUT/$GAME-eval.json"
 for pair in "0M $first" "mid $mid"; do
     set -- $pair
     "$PY" train.py --task export --load "$2" --output "$tmp/$1.npz" --export_dtype float16
-    "$PY" train.py --task record --load "$tmp/$1.npz" -e "$GAME" --output "$GIFS/$lower-$1.gif" --video_seconds 60
+    "$PY" train.py --task record --load "$tmp/$1.npz" -e "$GAME" --output "$GIFS/$lower-$1.gif" --video_seconds "$VIDEO_SECONDS"
 done
-"$PY" train.py --task record --load "$OUT/$GAME.npz" -e "$GAME" --output "$GIFS/$lower-end.gif" --video_seconds 60
+"$PY" train.py --task record --load "$OUT/$GAME.npz" -e "$GAME" --output "$GIFS/$lower-end.gif" --video_seconds "$VIDEO_SECONDS"
 echo "midway checkpoint: $mid"
 echo "wrote $OUT/$GAME.npz, $OUT/$GAME-eval.json and $GIFS/$lower-{0M,mid,end}.gif"
