@@ -40,6 +40,9 @@ def run_name(game: str, batch: int, rule: str, warmup: float, seed: int, ranks: 
             + ("-overlap" if overlap else "") + (f"-{tag}" if tag else ""))
 
 
+OPTIMIZER_KEYS = ("optimizer", "learning_rate", "beta1", "beta2", "epsilon", "lr_schedule", "clip_mode", "grad_clip")
+
+
 def summarize(folder: Path) -> dict:
     rows = read_progress(folder)
     cfg = json.loads((folder / "config.json").read_text())
@@ -58,7 +61,9 @@ def summarize(folder: Path) -> dict:
            "grad_compression": cfg.get("grad_compression", "none"), "overlap": cfg.get("overlap", False),
            "entropy": last.get("entropy"), "value_std": last.get("value_std"),
            # the median of the logged rows: a row that spans a SIGSTOP pause is one slow outlier
-           "median_fps": statistics.median(fps) if fps else None}
+           "median_fps": statistics.median(fps) if fps else None,
+           # the optimizer as trained, so a study's points survive a change of the defaults (None: not recorded)
+           "optimizer": {k: cfg.get(k) for k in OPTIMIZER_KEYS}}
     for t in SCALE_TARGETS:
         f, censored_after = crossing(((r["frames"], r.get("score_mean100"), None, r.get("score_mean100_unsettled"))
                                       for r in rows), t)

@@ -66,10 +66,11 @@ def test_a_record_keeps_the_median_frames_per_second_so_a_paused_row_does_not_dr
     (tmp_path / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "config.json").write_text(json.dumps({
         "env": "pong", "global_batch": 80, "lr_scaling": "none", "learning_rate": 1e-3, "seed": 1,
-        "value_coef": 1.0, "total_frames": 5000, "n_step": 5}))
+        "value_coef": 1.0, "total_frames": 5000, "n_step": 5, "optimizer": "adam", "beta2": 0.99}))
     (tmp_path / "metadata.json").write_text(json.dumps({"world": {"size": 1, "global_batch": 80}}))
     record = bench_batch.summarize(tmp_path)
     assert record["median_fps"] == 4000.0 and record["frames"] == 5000
+    assert record["optimizer"]["beta2"] == 0.99 and record["optimizer"]["clip_mode"] is None  # as configured
     row = screen.summarize({**record, "tag": "defaults", "status": "finished"})
     assert row["frames_per_s"] == 4000.0 and row["end_score"] is None
 
