@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from defaults_screen import CANDIDATES, game_key
+from defaults_screen import CANDIDATES, check_games, fmt, game_key, write_rows
 
 from common import RESULTS, ROOT, load, record, table
 
@@ -136,9 +136,6 @@ def table_rows(candidate: str, games: list[str]) -> list[dict]:
 def print_table(a) -> None:
     rows = table_rows(a.candidate, a.games)
 
-    def fmt(v, form: str) -> str:
-        return "-" if v is None else form.format(v)
-
     shown = [{"game": x["game"], "frames": fmt(x["frames"] and x["frames"] / 1e6, "{:.1f}M"),
               "mean (SE)": "-" if x["mean"] is None else f"{x['mean']:,.1f} ({x['standard_error']:,.1f})",
               "median": fmt(x["median"], "{:,.1f}"), "random": fmt(x["random"], "{:,.1f}"),
@@ -154,9 +151,7 @@ def print_table(a) -> None:
           "defaults of the time; Boxing: A2C's flags, 30M)")
     print(table(shown, list(shown[0])))
     if a.json:
-        out = ROOT / "benchmarks" / a.json
-        out.write_text(json.dumps(rows, indent=1) + "\n")
-        print(f"wrote {out}")
+        write_rows(rows, a.json)
 
 
 def main() -> None:
@@ -175,11 +170,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     if a.candidate not in CANDIDATES:
         sys.exit(f"unknown candidate {a.candidate}; the candidates: {', '.join(CANDIDATES)}")
-    for g in a.games:
-        try:
-            game_key(g)
-        except KeyError:
-            sys.exit(f"game {g!r} has no random/human scores in ba3c/scores.py; pick one of the 57")
+    check_games(a.games)
     if a.command == "table":
         return print_table(a)
     RESULTS.mkdir(parents=True, exist_ok=True)

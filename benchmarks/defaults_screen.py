@@ -72,6 +72,26 @@ def game_key(name: str) -> str:
     raise KeyError(name)
 
 
+def check_games(games: list[str]) -> None:
+    """Stop in one line on a game outside the 57 with random and human scores."""
+    for g in games:
+        try:
+            game_key(g)
+        except KeyError:
+            sys.exit(f"game {g!r} has no random/human scores in ba3c/scores.py, so no threshold; pick one of the 57")
+
+
+def fmt(v, form: str) -> str:
+    """A table cell: '-' for a missing value."""
+    return "-" if v is None else form.format(v)
+
+
+def write_rows(rows: list[dict], path: str) -> None:
+    out = ROOT / "benchmarks" / path
+    out.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
 def threshold(game: str) -> float:
     from ba3c.scores import RANDOM_HUMAN
 
@@ -146,9 +166,6 @@ def print_table(a) -> None:
     if not rows:
         print("no screen runs recorded yet: make defaults-screen")
         return
-    def fmt(v, form: str) -> str:
-        return "-" if v is None else form.format(v)
-
     shown = [{**x, "frames": fmt(x["frames"] / 1e6, "{:.2f}M"), "end_score": fmt(x["end_score"], "{:.1f}"),
               "frames_to_threshold": fmt(x["frames_to_threshold"] and x["frames_to_threshold"] / 1e6, "{:.2f}M"),
               "end_human_normalized": fmt(x["end_human_normalized"] and 100 * x["end_human_normalized"], "{:.1f}%"),
@@ -160,9 +177,7 @@ def print_table(a) -> None:
     print(table(shown, ["game", "candidate", "seed", "frames", "threshold", "frames_to_threshold", "end_score",
                         "end_human_normalized", "entropy_of_uniform", "frames_per_s", "status"]))
     if a.json:
-        out = ROOT / "benchmarks" / a.json
-        out.write_text(json.dumps(rows, indent=1) + "\n")
-        print(f"wrote {out}")
+        write_rows(rows, a.json)
 
 
 def main() -> None:
@@ -187,11 +202,7 @@ def main() -> None:
     unknown = [c for c in a.candidates if c not in CANDIDATES]
     if unknown:
         sys.exit(f"unknown candidate(s) {', '.join(unknown)}; the candidates: {', '.join(CANDIDATES)}")
-    for g in a.games:
-        try:
-            game_key(g)
-        except KeyError:
-            sys.exit(f"game {g!r} has no random/human scores in ba3c/scores.py, so no threshold; pick one of the 57")
+    check_games(a.games)
     sys.exit(run(a))
 
 
