@@ -151,7 +151,7 @@ defaults-screen: $(STAMP)
 	    $(if $(CANDIDATES),--candidates $(CANDIDATES)) $(if $(GAMES),--games $(GAMES))
 
 screen-table: $(STAMP)
-	cd benchmarks && ../$(PY) defaults_screen.py table --json results/screen-table.json
+	cd benchmarks && ../$(PY) defaults_screen.py table --json results/screen-table.json --plot ../docs/defaults-screen.png
 
 CANDIDATE ?= adam-0.99
 confirm-defaults: $(STAMP)

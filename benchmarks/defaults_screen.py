@@ -160,7 +160,8 @@ def summarize(r: dict) -> dict:
 
 
 def print_table(a) -> None:
-    rows = [summarize(r) for r in load_rows()]
+    records = load_rows()
+    rows = [summarize(r) for r in records]
     order = {c: i for i, c in enumerate(CANDIDATES)}
     rows.sort(key=lambda x: (x["game"], order.get(x["candidate"], 99), x["seed"]))
     if not rows:
@@ -178,6 +179,33 @@ def print_table(a) -> None:
                         "end_human_normalized", "entropy_of_uniform", "frames_per_s", "status"]))
     if a.json:
         write_rows(rows, a.json)
+    if a.plot:
+        plot(records, a.plot)
+
+
+def plot(records: list[dict], path: str) -> None:
+    """score(100) against frames, one panel per game, one line per candidate, the threshold dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [game_key(g) for g in GAMES]
+    games = sorted({r["game"] for r in records}, key=lambda g: order.index(g) if g in order else len(order))
+    fig, axes = plt.subplots(1, len(games), figsize=(4.5 * len(games), 4), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        for i, name in enumerate(CANDIDATES):  # one colour per candidate in every panel
+            for r in (r for r in records if r["game"] == game and r["tag"] == name):
+                pts = [(f / 1e6, s) for f, s, *_ in r["curve"] if s is not None]
+                ax.plot(*zip(*pts), color=f"C{i}", label=f"{name} (seed {r['seed']})" + (" running" if r["status"] == "running"
+                                                                          else ""))
+        ax.axhline(threshold(game), color="grey", linestyle="--", linewidth=1)
+        ax.set(title=game, xlabel="frames (M)", ylabel="score(100)")
+        ax.legend(fontsize=8)
+    fig.suptitle("defaults screen: batch 80, one process; dashed: threshold (25% of random -> human)", y=1.03)
+    out = ROOT / "benchmarks" / path
+    fig.savefig(out, dpi=80, bbox_inches="tight")
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -190,6 +218,7 @@ def main() -> None:
     r.add_argument("--games", nargs="+", default=list(GAMES), metavar="GAME")
     t = sub.add_parser("table", help="frames to each game's threshold and the end score, per candidate")
     t.add_argument("--json", default=None, help="also write the rows to benchmarks/<JSON>")
+    t.add_argument("--plot", default=None, help="also draw the curves to benchmarks/<PLOT> (a .png)")
     sub.add_parser("list", help="the candidates and their flags")
     a = p.parse_args()
     sys.path.insert(0, str(ROOT))
