@@ -197,8 +197,8 @@ def plot(records: list[dict], path: str) -> None:
         for i, name in enumerate(CANDIDATES):  # one colour per candidate in every panel
             for r in (r for r in records if r["game"] == game and r["tag"] == name):
                 pts = [(f / 1e6, s) for f, s, *_ in r["curve"] if s is not None]
-                ax.plot(*zip(*pts), color=f"C{i}", label=f"{name} (seed {r['seed']})" + (" running" if r["status"] == "running"
-                                                                          else ""))
+                running = " running" if r["status"] == "running" else ""
+                ax.plot(*zip(*pts), color=f"C{i}", label=f"{name} (seed {r['seed']}){running}")
         ax.axhline(threshold(game), color="grey", linestyle="--", linewidth=1)
         ax.set(title=game, xlabel="frames (M)", ylabel="score(100)")
         ax.legend(fontsize=8)
