@@ -26,7 +26,7 @@ from pathlib import Path
 
 from defaults_screen import CANDIDATES, check_games, fmt, game_key, write_rows
 
-from common import RESULTS, ROOT, load, record, table
+from common import ROOT, load, record, table
 
 SHOWCASE_GAMES = ("Breakout", "Boxing", "SpaceInvaders", "Seaquest", "StarGunner", "Assault")
 PASS_STANDARD_ERRORS = 3.0  # the bar: each game's 30-game mean this many standard errors above random play
@@ -173,7 +173,6 @@ def main() -> None:
     check_games(a.games)
     if a.command == "table":
         return print_table(a)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     sys.exit(run(a))
 
 
