@@ -14,7 +14,7 @@ SEED    ?= 1
 RESULTS ?= batch
 
 .PHONY: install run run-mpi demo test test-fast bench bench-env bench-model bench-train bench-learn bench-allreduce bench-update \
-	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table confirm-defaults confirm-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
+	bench-scaling bench-stragglers bench-node bench-batch scale-study overlap-study defaults-screen screen-table confirm-defaults confirm-table scale-anchors anchors-table plan plan-defaults plan-sweep predict grow-compare plot-batch plot-scale showcase slurm-job plot lint clean help
 
 help:
 	@echo "make install          apt packages, .venv, requirements, Horovod CPU build (idempotent)"
@@ -42,6 +42,9 @@ help:
 	@echo "                      in that order; make screen-table: frames to each game's threshold, end score"
 	@echo "make confirm-defaults CANDIDATE=adam-0.99 [GAMES=..]  the candidate on the six showcase games, 10M frames each,"
 	@echo "                      30-game evals (resumable); make confirm-table CANDIDATE=..: against random play and models/"
+	@echo "make scale-anchors CANDIDATE=adam-0.99  the scale study's batch-1,280 and batch-80 runs (seed 1, to Breakout 300"
+	@echo "                      or 40M frames) with the candidate's flags (resumable); make anchors-table CANDIDATE=..: the"
+	@echo "                      critical batch through them against the old defaults' two seeds, per target"
 	@echo "make predict          the fit's pre-registered prediction for BATCH=5120 (commit it before that run); CHECK=1 compares"
 	@echo "make grow-compare     --grow_envs vs fixed plans (64 virtual ranks from batch 320; batch 320 and 640): frames, updates, minutes"
 	@echo "make plan NP=1536     a job's global batch, time per update, and projected frames/minutes to 20/100/300"
@@ -159,6 +162,12 @@ confirm-defaults: $(STAMP)
 
 confirm-table: $(STAMP)
 	cd benchmarks && ../$(PY) confirm_defaults.py table --candidate $(CANDIDATE) --json results/confirm-table.json
+
+scale-anchors: $(STAMP)
+	cd benchmarks && ../$(PY) scale_anchors.py run --candidate $(CANDIDATE)
+
+anchors-table: $(STAMP)
+	cd benchmarks && ../$(PY) scale_anchors.py compare --candidate $(CANDIDATE) --json results/anchors-$(CANDIDATE).json
 
 plan: $(STAMP)
 	cd benchmarks && ../$(PY) plan.py --np $(NP) --game $(GAME) $(ARGS)
