@@ -124,7 +124,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
 
     counters = dict.fromkeys(COUNTERS, 0)
     counters["wall_time"] = 0.0
-    error, memory, source, warm = None, {}, None, None
+    error, memory, source, warm, changed = None, {}, None, None, []
     if comm.rank == 0:
         try:
             found = None
@@ -144,6 +144,7 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
                 learner.set_state([arrays[n] for n in learner.state_names()])
                 counters.update({k: meta["counters"][k] for k in counters if k in meta["counters"]})
                 memory = {k: meta[k] for k in LOOP_MEMORY if meta.get(k) is not None}
+                changed = checkpoint.changed_settings(meta.get("config", {}), cfg.to_dict())
             elif cfg.load:
                 from ba3c.model_file import read_model_file
 
@@ -155,13 +156,16 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
             error = str(e)
         except KeyError as e:
             error = f"checkpoint {source} lacks {e}; it was written by another version"
-    error, counters, memory, source, warm = comm.broadcast_object(
-        (error, counters, memory, str(source) if source else None, warm))
+    error, counters, memory, source, warm, changed = comm.broadcast_object(
+        (error, counters, memory, str(source) if source else None, warm, changed))
     if error:
         raise UserError(error)
     learner.set_state(comm.broadcast(learner.get_state()))
     if source:
         say(comm, f"resumed from {source} at {counters['frames']:,} frames, update {counters['updates']:,}")
+        if changed:
+            say(comm, "settings changed since that checkpoint, training goes on with the new ones: "
+                      f"{', '.join(changed)} (pass the old values as flags to keep them)")
     elif warm:
         say(comm, f"new run warm-started with the weights of {warm}")
     return counters, memory

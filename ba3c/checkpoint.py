@@ -25,6 +25,18 @@ MODEL_KEYS = ("game", "arch", "fc_neurons", "n_actions")
 IDENTITY_KEYS = (*MODEL_KEYS, "optimizer")
 
 
+# The settings that shape the updates: a resume may change them (that is how a run is retuned), but
+# says so, since a changed default would otherwise change a resumed run unnoticed.
+TRAINING_KEYS = ("learning_rate", "beta1", "beta2", "epsilon", "rms_decay", "rms_form", "lr_schedule", "clip_mode",
+                 "grad_clip", "entropy_beta", "entropy_schedule", "value_coef", "gamma", "n_step", "reward_clip",
+                 "lr_scaling")
+
+
+def changed_settings(trained: dict[str, Any], now: dict[str, Any], keys: tuple[str, ...] = TRAINING_KEYS) -> list[str]:
+    """'key old -> new' for each of `keys` the checkpoint's config (`trained`) has with another value."""
+    return [f"{k} {trained[k]} -> {now.get(k)}" for k in keys if k in trained and trained[k] != now.get(k)]
+
+
 def identity(game: str, arch: str, fc_neurons: int, n_actions: int, optimizer: str) -> dict[str, Any]:
     return dict(zip(IDENTITY_KEYS, (game, arch, fc_neurons, n_actions, optimizer)))
 

@@ -55,6 +55,7 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     p = train(args)
     assert f"resumed from {ckpt1}" in p.stdout
     assert f"already trained {meta1['counters']['frames']:,} frames (--total_frames 4,000)" in p.stdout
+    assert "settings changed" not in p.stdout
     arrays2, meta2 = checkpoint.load(checkpoint.list_checkpoints(run / "checkpoints")[-1])
     assert meta2["counters"] == {**meta1["counters"], "wall_time": meta2["counters"]["wall_time"]}
     for k in arrays1:
@@ -92,11 +93,14 @@ def test_short_run_writes_run_folder_and_resumes_exactly(train, tmp_path):
     # The mean screen is fixed once measured.
     assert np.array_equal(arrays3["model/obs_mean"], mean_screen)
 
-    # A checkpoint from before the mean screen existed resumes on the raw screen it was trained on.
+    # A checkpoint from before the mean screen existed resumes on the raw screen it was trained on. A
+    # setting that shapes the updates may change on a resume, and the start says which did.
     old = {k: v for k, v in arrays1.items() if k != "model/obs_mean"}
     checkpoint.save(tmp_path / "old" / "checkpoints", updates1, old, meta1, keep=3)
-    p = train(small() + ["--logdir", tmp_path, "--name", "old", "--total_frames", 6000])
+    p = train(small() + ["--logdir", tmp_path, "--name", "old", "--total_frames", 6000, "--gamma", "0.98"])
     assert "resumed from" in p.stdout
+    assert ("settings changed since that checkpoint, training goes on with the new ones: gamma 0.99 -> 0.98 "
+            "(pass the old values as flags to keep them)") in p.stdout
     arrays4, _ = checkpoint.load(checkpoint.list_checkpoints(tmp_path / "old" / "checkpoints")[-1])
     assert not arrays4["model/obs_mean"].any()
 
@@ -239,3 +243,10 @@ def test_training_outlives_its_stdout_reader_and_a_stop_still_checkpoints(tmp_pa
     os.kill(p.pid, signal.SIGINT)
     assert p.wait(timeout=120) == 0
     assert checkpoint.load_latest(tmp_path / "tee" / "checkpoints") is not None
+
+
+def test_changed_settings_names_the_update_shaping_settings_a_resume_changes():
+    trained = {"learning_rate": 1e-3, "beta2": 0.75, "total_frames": 1e6, "gamma": 0.99}  # a config without beta1
+    now = {"learning_rate": 5e-4, "beta1": 0.9, "beta2": 0.75, "total_frames": 4e7, "gamma": 0.99}
+    assert checkpoint.changed_settings(trained, now) == ["learning_rate 0.001 -> 0.0005"]  # budgets may grow
+    assert checkpoint.changed_settings(now, now) == []
