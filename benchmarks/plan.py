@@ -8,7 +8,7 @@ update, and the updates, frames and minutes to score(100) targets, with 5-95% ra
     python train.py --plan 1536 [the usual batch flags]       (the same, for a run's own flags)
 
 - Updates to a target at global batch B: McCandlish et al.'s S(B) = S_min (1 + B_crit / B)
-  (ba3c/critical_batch.py), fitted to the scale study's runs of the current defaults that reached
+  (ba3c/critical_batch.py), fitted to the scale study's runs (Adam beta1 0.8, beta2 0.75, lr 1e-3) that reached
   the target (benchmarks/results/scale.jsonl, finished runs, and batch-partial/, runs still going),
   with a bootstrap over runs for the range. A target reached at fewer than two batches has no fit,
   and the plan says so instead of guessing.
@@ -24,7 +24,16 @@ from pathlib import Path
 
 import numpy as np
 from bench_scaling import NETWORKS
-from scale_runs import censored_runs, largest_batch, not_reached, study_runs, updates_by_batch, updates_spans_by_batch
+from scale_runs import (
+    STUDY_OPTIMIZER,
+    censored_runs,
+    describe_optimizer,
+    largest_batch,
+    not_reached,
+    study_runs,
+    updates_by_batch,
+    updates_spans_by_batch,
+)
 from update_time import draw_ba3c_log_axes, update_seconds
 
 from common import ROOT, SCALE_TARGETS, record, table
@@ -151,7 +160,8 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     B = plan.global_batch
     print(f"{ranks:,} ranks: {plan.summary()}")
     print(f"study: {len(runs)} run(s) of {game} at global batches "
-          f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}")
+          f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}, "
+          f"all trained with {describe_optimizer(STUDY_OPTIMIZER)}")
     rows, caveats = [], []
     found = list(fitted_targets(runs, sorted(targets)))
     fitted = [target for target, _, _ in found]

@@ -8,13 +8,36 @@ from pathlib import Path
 
 from common import crossing, furthest_per_run, load, with_partials
 
+# The optimizer every run of the study trained with: the trainer's defaults of its time (Distributed
+# BA3C's Adam). A run with other settings, whatever the defaults are when it runs, is not one of its points.
+STUDY_OPTIMIZER = {"optimizer": "adam", "learning_rate": 1e-3, "beta1": 0.8, "beta2": 0.75}
+OPTIMIZER_FLAGS = {"-o", "--optimizer", "-l", "--learning_rate", "--beta1", "--beta2"}
+
+
+def optimizer_of(r: dict) -> dict | None:
+    """The optimizer settings (STUDY_OPTIMIZER's keys) a record trained with: its `optimizer` field, or
+    in a record from before that field existed (2026-12-06) the defaults of its time, which were
+    STUDY_OPTIMIZER, unless its argv set one of them (then None: unknown)."""
+    if r.get("optimizer"):
+        return {k: r["optimizer"].get(k) for k in STUDY_OPTIMIZER}
+    argv = r.get("argv") or []
+    if any(a.split("=", 1)[0] in OPTIMIZER_FLAGS for a in argv):
+        return None
+    return dict(STUDY_OPTIMIZER)
+
+
+def describe_optimizer(settings: dict) -> str:
+    return (f"{settings['optimizer'].capitalize()} beta1 {settings['beta1']:g}, beta2 {settings['beta2']:g}, "
+            f"lr {settings['learning_rate']:g}")
+
 
 def is_scale_run(r: dict) -> bool:
     """A run of the scale study's flags: synchronous, float32 gradients, no learning-rate rule or
-    warm-up, no extra flags (a tag: a defaults candidate, a growing batch). batch-partial/ also holds
-    other studies' runs still going (e.g. --overlap's)."""
+    warm-up, no extra flags (a tag: a defaults candidate, a growing batch), the study's optimizer.
+    batch-partial/ also holds other studies' runs still going (e.g. --overlap's)."""
     return (not r.get("overlap") and not r.get("tag") and r.get("grad_compression", "none") == "none"
-            and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup"))
+            and r.get("lr_scaling", "none") == "none" and not r.get("lr_warmup")
+            and optimizer_of(r) == STUDY_OPTIMIZER)
 
 
 def study_runs(game: str, partials: bool = True) -> list[dict]:

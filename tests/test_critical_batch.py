@@ -86,6 +86,17 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     assert is_scale_run({"overlap": False, "grad_compression": "none", "lr_scaling": "none", "lr_warmup": 0.0})
     assert not is_scale_run({"overlap": True}) and not is_scale_run({"grad_compression": "fp16"})
     assert not is_scale_run({"lr_scaling": "sqrt"}) and not is_scale_run({"lr_warmup": 5e5})
+    # ...and so do runs with another optimizer than the study's, whatever the trainer's defaults are then
+    from scale_runs import STUDY_OPTIMIZER
+
+    study = {k: STUDY_OPTIMIZER[k] for k in ("optimizer", "learning_rate", "beta1", "beta2")}
+    assert is_scale_run({"optimizer": {**study, "epsilon": 1e-8}, "argv": []})
+    assert not is_scale_run({"optimizer": {**study, "beta2": 0.99}})
+    assert not is_scale_run({"argv": ["train.py", "-l", "1e-3"]})  # before records kept it: set, so unknown
+    assert not is_scale_run({"argv": ["train.py", "--beta2=0.99"]})
+    from common import load
+
+    assert all(is_scale_run(r) for r in load("scale") if not r.get("tag"))  # the committed study, all of it
 
     curve = [(f, s, None) for f, s in [(1e6, 5.0), (2e6, 25.0), (3e6, 60.0)]]
     runs = [{"global_batch": 80, "curve": curve}, {"global_batch": 320, "curve": [(f, s / 2, n) for f, s, n in curve]}]
