@@ -120,15 +120,24 @@ def runs(candidates: list[str], games: list[str], seeds: list[int]) -> list[tupl
     return [(c, g, s) for s in seeds for g in games for c in candidates]
 
 
+def train_candidate(study: str, what: str, candidate: str, tag: str, args: list[str]) -> int:
+    """One resumable bench_batch.py run of `candidate`'s flags under `tag` (--skip_recorded, --carry);
+    `study: what` names it in the lines it prints. Returns bench_batch's exit code."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_batch.py"), *args, "--tag", tag, "--skip_recorded",
+           "--carry", "--", *CANDIDATES[candidate]]
+    print(f"{study}: {what}: {' '.join(cmd)}", flush=True)
+    code = subprocess.run(cmd, cwd=ROOT / "benchmarks").returncode
+    if code != 0:
+        print(f"{study}: {what} stopped (exit {code}); rerun to resume", flush=True)
+    return code
+
+
 def run(a) -> int:
     for candidate, game, seed in runs(a.candidates, a.games, a.seeds):
-        cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_batch.py"), "--game", game, "--global_batch",
-               str(GLOBAL_BATCH), "--seed", str(seed), "--frames", str(a.frames), "--results", "screen", "--tag",
-               candidate, "--skip_recorded", "--carry", "--", *CANDIDATES[candidate]]
-        print(f"screen: {candidate} on {game}, seed {seed}: {' '.join(cmd)}", flush=True)
-        code = subprocess.run(cmd, cwd=ROOT / "benchmarks").returncode
+        code = train_candidate("screen", f"{candidate} on {game}, seed {seed}", candidate, candidate,
+                               ["--game", game, "--global_batch", str(GLOBAL_BATCH), "--seed", str(seed), "--frames",
+                                str(a.frames), "--results", "screen"])
         if code != 0:
-            print(f"screen: {candidate} on {game} (seed {seed}) stopped (exit {code}); rerun to resume", flush=True)
             return code
     return 0
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from defaults_screen import CANDIDATES
+from defaults_screen import CANDIDATES, train_candidate
 from scale_runs import study_runs
 
-from common import ROOT, SCALE_TARGETS, crossing, furthest_per_run, table, with_partials
+from common import SCALE_TARGETS, crossing, furthest_per_run, table, with_partials
 
 GAME = "breakout"
 ANCHOR_BATCHES = (1280, 80)  # 1,280 first: from frame 0 it reaches 300 within one session
@@ -41,13 +40,10 @@ def tag(candidate: str) -> str:
 
 def train(candidate: str) -> int:
     for batch in ANCHOR_BATCHES:
-        cmd = [sys.executable, "bench_batch.py", "--global_batch", str(batch), "--seed", "1", "--frames", f"{FRAMES:g}",
-               "--stop_at_score", f"{STOP_AT:g}", "--results", "scale", "--eval_games", "30", "--skip_recorded",
-               "--carry", "--tag", tag(candidate), "--", *CANDIDATES[candidate]]
-        print(f"anchors: batch {batch:,} with {candidate}: {' '.join(cmd)}", flush=True)
-        code = subprocess.run(cmd, cwd=ROOT / "benchmarks").returncode
+        code = train_candidate("anchors", f"batch {batch:,} with {candidate}", candidate, tag(candidate),
+                               ["--global_batch", str(batch), "--seed", "1", "--frames", f"{FRAMES:g}",
+                                "--stop_at_score", f"{STOP_AT:g}", "--results", "scale", "--eval_games", "30"])
         if code != 0:
-            print(f"anchors: batch {batch:,} with {candidate} stopped (exit {code}); rerun to resume", flush=True)
             return code
     return 0
 
@@ -82,7 +78,9 @@ def updates_to(run: dict | None, target: float) -> float | str:
 
 def two_point_b_crit(small: float | str, large: float | str) -> float | str:
     """B_crit through (80, S_80) and (1280, S_1280): S_80 / S_1280 = (1 + Bc/80) / (1 + Bc/1280).
-    The model needs 1 < ratio < 16 (more updates at the small batch, but fewer samples)."""
+    The model needs 1 < ratio < 16 (more updates at the small batch, but fewer samples). In closed form
+    rather than ba3c/critical_batch.fit_tradeoff: its least-squares slope of two equal counts comes out
+    ~1e-15, not 0, and would pass as a B_crit of ~0."""
     if not isinstance(small, float) or not isinstance(large, float):
         return "-"
     b_small, b_large = min(ANCHOR_BATCHES), max(ANCHOR_BATCHES)
