@@ -156,14 +156,14 @@ def restore_or_init(cfg: Config, comm: Comm, learner, run_dir: Path, want: dict)
             error = str(e)
         except KeyError as e:
             error = f"checkpoint {source} lacks {e}; it was written by another version"
-    error, counters, memory, source, warm, changed = comm.broadcast_object(
-        (error, counters, memory, str(source) if source else None, warm, changed))
+    error, counters, memory, source, warm = comm.broadcast_object(
+        (error, counters, memory, str(source) if source else None, warm))
     if error:
         raise UserError(error)
     learner.set_state(comm.broadcast(learner.get_state()))
     if source:
         say(comm, f"resumed from {source} at {counters['frames']:,} frames, update {counters['updates']:,}")
-        if changed:
+        if changed:  # rank 0's list; only rank 0 says it
             say(comm, "settings changed since that checkpoint, training goes on with the new ones: "
                       f"{', '.join(changed)} (pass the old values as flags to keep them)")
     elif warm:
