@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The robust-defaults screen's second step: confirm one candidate flag set on all six showcase games at
 the showcase budget (10M frames) with 30-game evaluations, and read it against the shipped models
-(today's defaults) and against random play.
+(the defaults of their time) and against random play.
 
 Each game is trained by scripts/showcase.sh, the command that made the shipped models, with the
 candidate's flags added, into its own run folder (benchmarks/runs/<game>-<candidate>) and its own
@@ -80,7 +80,9 @@ def record_game(candidate: str, game: str) -> dict:
            "seed": run["seed"], "wall_time": run["wall_time"], "median_fps": run["median_fps"],
            "entropy": run["entropy"], "score_mean100": run["score_mean100"], "eval": evaluation_row(ev),
            "run_folder": os.path.relpath(folder, ROOT), "git_commit": run["git_commit"], "argv": run["argv"],
-           "code_history": run["code_history"], "curve": [(f, s) for f, s, *_ in run["curve"]]}
+           "code_history": run["code_history"], "curve": [(f, s) for f, s, *_ in run["curve"]],
+           # the model it is measured against, as shipped now: adopting the candidate replaces it in models/
+           "shipped": shipped(game)}
     record("confirm", [row])
     return row
 
@@ -100,7 +102,7 @@ def run(a) -> int:
 
 
 def shipped(game: str) -> dict | None:
-    """The shipped model's 30-game evaluation (today's defaults, or what models/README.md says)."""
+    """The shipped model's 30-game evaluation now (models/README.md says how it was trained)."""
     path = ROOT / "models" / f"{game}-eval.json"
     return evaluation_row(json.loads(path.read_text())) if path.exists() else None
 
@@ -122,7 +124,8 @@ def table_rows(candidate: str, games: list[str]) -> list[dict]:
     mine = {r["game"]: r for r in load("confirm") if r["candidate"] == candidate}
     rows = []
     for game in games:
-        r, old = mine.get(game_key(game)), shipped(game)
+        r = mine.get(game_key(game))
+        old = r["shipped"] if r and "shipped" in r else shipped(game)  # the model it was recorded against
         ev = r["eval"] if r else None
         rows.append({"game": game, "candidate": candidate, "frames": r["frames"] if r else None,
                      "mean": ev and ev["mean"], "standard_error": ev and ev["standard_error"],

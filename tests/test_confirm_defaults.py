@@ -65,3 +65,7 @@ def test_a_candidate_is_trained_evaluated_recorded_and_tabled_without_touching_m
     assert confirm.run(a) == 0 and len(common.load("confirm")) == 1  # recorded: skipped
     [t] = confirm.table_rows("adam-0.99", ["Breakout"])
     assert t["mean"] == row["eval"]["mean"] and t["shipped_mean"] == pytest.approx(297.3)
+    # the record keeps the model it was measured against, which adopting the candidate replaces in models/
+    monkeypatch.setattr(confirm, "shipped", lambda game: None)
+    [t] = confirm.table_rows("adam-0.99", ["Breakout"])
+    assert row["shipped"]["mean"] == t["shipped_mean"] == pytest.approx(297.3)
