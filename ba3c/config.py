@@ -67,9 +67,11 @@ class Config:
                             "would grow; the rule then uses the update-time model alone")
     # Optimisation.
     optimizer: str = _f("adam", "adam or rmsprop", "-o", "--optimizer", choices=("adam", "rmsprop"))
-    learning_rate: float = _f(1e-3, "learning rate (before --lr_scaling)", "-l", "--learning_rate")
-    beta1: float = _f(0.8, "Adam beta1")
-    beta2: float = _f(0.75, "Adam beta2")
+    # Adam with its usual memory at half Distributed-BA3C's rate: the robust-defaults screen's choice
+    # (models/README.md); Distributed-BA3C's beta1 0.8 / beta2 0.75 / 1e-3 did not learn Boxing.
+    learning_rate: float = _f(5e-4, "learning rate (before --lr_scaling)", "-l", "--learning_rate")
+    beta1: float = _f(0.9, "Adam beta1")
+    beta2: float = _f(0.99, "Adam beta2")
     epsilon: float = _f(1e-8, "Adam/RMSProp epsilon (see --rms_form for where RMSProp adds it)")
     rms_decay: float = _f(0.99, "RMSProp decay of the squared-gradient average")
     rms_form: str = _f("torch", "RMSProp form: torch (g / (sqrt(v) + eps), v from 0, as PyTorch/SB3) or tf1 "

@@ -4,7 +4,9 @@ same frame budget, one run at a time (resumable, like every study here), then on
 a per-game threshold and the score at the end.
 
 Why these candidates (the measurements behind each are in models/README.md):
-    defaults      today's flags: the reference every candidate is read against.
+    defaults      the trainer's defaults when the screen ran (Distributed BA3C's Adam: beta1 0.8, beta2 0.75,
+                  lr 1e-3), the reference every candidate is read against; explicit since adam-0.99
+                  replaced them (the name stays: it names the screen's runs and records).
     adam-ppo      PPO's Atari optimizer in full: Adam with its usual memory (beta1 0.9, beta2 0.999)
                   at 2.5e-4 annealed linearly to 0 over the run, epsilon 1e-5, the global gradient norm
                   clipped at 0.5. The defaults' beta2 0.75 at a constant 1e-3 moves every weight by ~lr
@@ -48,7 +50,7 @@ import sys
 from common import ROOT, first_frames, furthest_per_run, table, with_partials
 
 CANDIDATES: dict[str, list[str]] = {
-    "defaults": [],
+    "defaults": ["--beta1", "0.8", "--beta2", "0.75", "-l", "1e-3"],  # the defaults the screen ran, until 2026-12-0X
     "adam-ppo": ["--beta1", "0.9", "--beta2", "0.999", "-l", "2.5e-4", "--lr_schedule", "linear", "--epsilon", "1e-5",
                  "--clip_mode", "global_norm", "--grad_clip", "0.5"],
     "adam-0.99": ["--beta1", "0.9", "--beta2", "0.99", "-l", "5e-4"],

@@ -21,6 +21,11 @@ def test_every_candidate_is_a_command_line_the_trainer_takes(name):
     cfg.finalize()
     if name == "adam-ppo":
         assert (cfg.optimizer, cfg.beta2, cfg.learning_rate, cfg.clip_mode) == ("adam", 0.999, 2.5e-4, "global_norm")
+    if name == "defaults":  # the screen's reference, the defaults it ran with, kept as they were
+        assert (cfg.optimizer, cfg.beta1, cfg.beta2, cfg.learning_rate) == ("adam", 0.8, 0.75, 1e-3)
+    if name == "adam-0.99":  # the screen's choice, now the defaults
+        default, _ = parse_config(["-e", "Pong"])
+        assert (cfg.beta1, cfg.beta2, cfg.learning_rate) == (default.beta1, default.beta2, default.learning_rate)
 
 
 def test_threshold_is_a_quarter_of_the_way_from_random_to_human():
