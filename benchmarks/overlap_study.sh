@@ -11,9 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
+read -ra STUDY <<< "$($PY scale_runs.py)"  # the scale study's optimizer: its batch-1,280 folders are shared
 run() {  # global batch, seed, then extra train.py flags
   local batch=$1 seed=$2; shift 2
-  $PY bench_batch.py --global_batch "$batch" --seed "$seed" --frames 3e6 --results overlap --skip_recorded -- "$@"
+  $PY bench_batch.py --global_batch "$batch" --seed "$seed" --frames 3e6 --results overlap --skip_recorded -- "${STUDY[@]}" "$@"
 }
 for seed in 1 2 3; do
   run 80 $seed --overlap

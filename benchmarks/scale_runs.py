@@ -14,6 +14,14 @@ STUDY_OPTIMIZER = {"optimizer": "adam", "learning_rate": 1e-3, "beta1": 0.8, "be
 OPTIMIZER_FLAGS = {"-o", "--optimizer", "-l", "--learning_rate", "--beta1", "--beta2"}
 
 
+def study_flags() -> list[str]:
+    """train.py flags that pin STUDY_OPTIMIZER, so the study's runs (resumed or new) keep training with
+    it whatever the defaults are."""
+    o = STUDY_OPTIMIZER
+    return ["--optimizer", o["optimizer"], "--learning_rate", f"{o['learning_rate']:g}",
+            "--beta1", f"{o['beta1']:g}", "--beta2", f"{o['beta2']:g}"]
+
+
 def optimizer_of(r: dict) -> dict | None:
     """The optimizer settings (STUDY_OPTIMIZER's keys) a record trained with: its `optimizer` field, or
     in a record from before that field existed (2026-12-06) the defaults of its time, which were
@@ -120,3 +128,7 @@ def not_reached(runs: list[dict], target: float) -> list[str]:
         out.append(f"batch {int(r['global_batch']):,} seed {r.get('seed', '?')} to {r['frames'] / 1e6:.1f}M frames"
                    f"{best}")
     return out
+
+
+if __name__ == "__main__":  # scale_study.sh and overlap_study.sh read the study's flags from here
+    print(" ".join(study_flags()))

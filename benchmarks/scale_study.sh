@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The long runs of the scale study (frames and updates to Breakout score(100) 20 ... 300 per global
-# batch, with the current defaults), one after another, in two stages: every run to score 100 first
+# batch, with the study's optimizer: Distributed BA3C's Adam, pinned by STUDY below whatever the
+# defaults are), one after another, in two stages: every run to score 100 first
 # (what the fit for 20, 50 and 100, and so the prediction for batch 5,120, needs), then every run on
 # to 300. Each run resumes its own folder (benchmarks/runs/), so rerunning this script continues
 # where it stopped; a run already at its stage's score ends at once. While a run trains, its curve so
@@ -18,13 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=../.venv/bin/python
+read -ra STUDY <<< "$($PY scale_runs.py)"  # scale_runs.STUDY_OPTIMIZER as train.py flags
 run() {  # global batch, seed, frame budget, score(100) to stop at
   $PY bench_batch.py --global_batch "$1" --seed "$2" --frames "$3" --stop_at_score "$4" --results scale --eval_games 30 \
-    --skip_recorded --carry
+    --skip_recorded --carry -- "${STUDY[@]}"
 }
 grow() {  # part 4: 64 one-core ranks (virtual) from 1 emulator each, growing by the noise scale, to 100
   $PY bench_batch.py --global_batch 320 --seed 1 --frames 4e7 --stop_at_score 100 --results scale --eval_games 30 \
-    --skip_recorded --carry --tag grow -- --grow_envs --virtual_ranks 64
+    --skip_recorded --carry --tag grow -- --grow_envs --virtual_ranks 64 "${STUDY[@]}"
 }
 stage_1() {  # every run to score(100) 100: the fit to 20, 50 and 100, and batch 5,120's prediction
   run 80 1 4e7 100

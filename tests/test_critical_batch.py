@@ -94,6 +94,14 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     assert not is_scale_run({"optimizer": {**study, "beta2": 0.99}})
     assert not is_scale_run({"argv": ["train.py", "-l", "1e-3"]})  # before records kept it: set, so unknown
     assert not is_scale_run({"argv": ["train.py", "--beta2=0.99"]})
+    # the study's scripts pin its optimizer through these flags, so its runs resume with it after the defaults move
+    from scale_runs import study_flags
+
+    from ba3c.config import parse_config
+
+    pinned, _ = parse_config(study_flags())
+    assert {k: getattr(pinned, k) for k in study} == study
+    assert all('"${STUDY[@]}"' in (ROOT / "benchmarks" / f).read_text() for f in ("scale_study.sh", "overlap_study.sh"))
     from common import load
 
     assert all(is_scale_run(r) for r in load("scale") if not r.get("tag"))  # the committed study, all of it
