@@ -50,7 +50,7 @@ import sys
 from common import ROOT, first_frames, furthest_per_run, table, with_partials
 
 CANDIDATES: dict[str, list[str]] = {
-    "defaults": ["--beta1", "0.8", "--beta2", "0.75", "-l", "1e-3"],  # the defaults the screen ran, until 2026-12-0X
+    "defaults": ["--beta1", "0.8", "--beta2", "0.75", "-l", "1e-3"],  # the defaults the screen ran, until 2026-12-06
     "adam-ppo": ["--beta1", "0.9", "--beta2", "0.999", "-l", "2.5e-4", "--lr_schedule", "linear", "--epsilon", "1e-5",
                  "--clip_mode", "global_norm", "--grad_clip", "0.5"],
     "adam-0.99": ["--beta1", "0.9", "--beta2", "0.99", "-l", "5e-4"],

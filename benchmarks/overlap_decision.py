@@ -4,7 +4,7 @@ global batch and arm (--overlap or synchronous), from benchmarks/results/overlap
 
     python benchmarks/overlap_decision.py [--results overlap] [--target 20] [--json out.json]
 
-Only runs of today's defaults count: recorded on or after DEFAULTS_SINCE (the mean screen became
+Only runs of the study's settings count: recorded on or after DEFAULTS_SINCE (the mean screen became
 the default then; the study's earlier records trained on the raw screen), with the scale study's
 flags apart from --overlap (no learning-rate rule or warm-up, float32 gradients), the newest record
 of each run folder. A run that never reached the target within its frames counts as reaching it
@@ -59,7 +59,7 @@ class Arm:
 
 
 def study_runs(records: list[dict], game: str = "breakout") -> list[dict]:
-    """The newest record of each run folder that trained today's defaults with the study's flags."""
+    """The newest record of each run folder that trained the mean screen with the scale study's flags."""
     latest: dict[str, dict] = {}
     for r in sorted(records, key=lambda r: r["time"]):
         # the scale study's flags apart from --overlap
@@ -171,7 +171,7 @@ def main() -> None:
     records = load(a.results)
     runs = study_runs(records)
     if not runs:
-        raise SystemExit(f"no runs of today's defaults in {path}; run make overlap-study first")
+        raise SystemExit(f"no runs of the study's settings in {path}; run make overlap-study first")
     found, targets, bases = [], {}, {}
     for batch in sorted({int(r["global_batch"]) for r in runs}):
         at_batch = [r for r in runs if int(r["global_batch"]) == batch]

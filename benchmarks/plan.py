@@ -152,6 +152,13 @@ def floored_note(target: float, below: float, batch: int) -> str:
             f"{below:g} first")
 
 
+def defaults_optimizer() -> dict:
+    """The trainer's default optimizer settings, in STUDY_OPTIMIZER's keys."""
+    from ba3c.config import Config
+
+    return {k: getattr(Config(), k) for k in STUDY_OPTIMIZER}
+
+
 def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
     """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
     runs = study_runs(game)
@@ -162,6 +169,9 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}, "
           f"all trained with {describe_optimizer(STUDY_OPTIMIZER)}")
+    if (now := defaults_optimizer()) != STUDY_OPTIMIZER:
+        print(f"the trainer's defaults are now {describe_optimizer(now)}: these projections are for the study's "
+              "optimizer (make scale-anchors measures whether the critical batch moves with the defaults)")
     rows, caveats = [], []
     found = list(fitted_targets(runs, sorted(targets)))
     fitted = [target for target, _, _ in found]
