@@ -60,7 +60,7 @@ def test_help_lists_every_flag_with_default():
         assert (flags[-1] in text) != bool(f.metadata.get("internal")), f.name  # derived fields are no flags
     for short in ("-e", "-l", "-b", "-o"):
         assert re.search(rf"\s{short}\s", text)
-    assert "(default: 0.001)" in text
+    assert "(default: 0.0005)" in text  # -l, the learning rate
 
 
 def test_source_project_flag_names_kept():
