@@ -125,7 +125,7 @@ def table_rows(candidate: str, games: list[str]) -> list[dict]:
     rows = []
     for game in games:
         r = mine.get(game_key(game))
-        old = r["shipped"] if r and "shipped" in r else shipped(game)  # the model it was recorded against
+        old = r["shipped"] if r else shipped(game)  # the model it was recorded against, or the one shipped now
         ev = r["eval"] if r else None
         rows.append({"game": game, "candidate": candidate, "frames": r["frames"] if r else None,
                      "mean": ev and ev["mean"], "standard_error": ev and ev["standard_error"],

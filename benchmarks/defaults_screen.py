@@ -47,10 +47,13 @@ import math
 import subprocess
 import sys
 
+from scale_runs import study_flags
+
 from common import ROOT, first_frames, furthest_per_run, table, with_partials
 
 CANDIDATES: dict[str, list[str]] = {
-    "defaults": ["--beta1", "0.8", "--beta2", "0.75", "-l", "1e-3"],  # the defaults the screen ran, until 2026-12-06
+    # the defaults the screen ran until 2026-12-06: Distributed BA3C's Adam, the scale study's optimizer too
+    "defaults": study_flags(),
     "adam-ppo": ["--beta1", "0.9", "--beta2", "0.999", "-l", "2.5e-4", "--lr_schedule", "linear", "--epsilon", "1e-5",
                  "--clip_mode", "global_norm", "--grad_clip", "0.5"],
     "adam-0.99": ["--beta1", "0.9", "--beta2", "0.99", "-l", "5e-4"],
