@@ -30,6 +30,7 @@ from scale_runs import (
     describe_optimizer,
     largest_batch,
     not_reached,
+    study_flags,
     study_runs,
     updates_by_batch,
     updates_spans_by_batch,
@@ -159,8 +160,19 @@ def defaults_optimizer() -> dict:
     return {k: getattr(Config(), k) for k in STUDY_OPTIMIZER}
 
 
-def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) -> int:
-    """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs."""
+def optimizer_note(optimizer: dict, whose: str) -> str | None:
+    """One line when `optimizer` is not the study's: the projections hold for the study's optimizer
+    only (the critical batch and S_min move with it), so say which flags train with that one."""
+    if optimizer == STUDY_OPTIMIZER:
+        return None
+    return (f"{whose} {describe_optimizer(optimizer)}: these projections are for the study's optimizer; "
+            f"train with {' '.join(study_flags())} to follow them (make anchors-table: the two at batches 80 "
+            f"and 1,280)")
+
+
+def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS, optimizer: dict | None = None) -> int:
+    """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs.
+    `optimizer`: the run's settings in STUDY_OPTIMIZER's keys (train.py --plan); None = the defaults."""
     runs = study_runs(game)
     if not runs:
         return no_runs(game)
@@ -169,9 +181,10 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS) ->
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}, "
           f"all trained with {describe_optimizer(STUDY_OPTIMIZER)}")
-    if (now := defaults_optimizer()) != STUDY_OPTIMIZER:
-        print(f"the trainer's defaults are now {describe_optimizer(now)}: these projections are for the study's "
-              "optimizer (make scale-anchors measures whether the critical batch moves with the defaults)")
+    note = (optimizer_note(defaults_optimizer(), "the trainer's defaults are now") if optimizer is None
+            else optimizer_note(optimizer, "these flags train with"))
+    if note:
+        print(note)
     rows, caveats = [], []
     found = list(fitted_targets(runs, sorted(targets)))
     fitted = [target for target, _, _ in found]

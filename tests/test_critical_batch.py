@@ -193,6 +193,15 @@ def test_train_plan_prints_the_plan_of_its_flags_without_training(tmp_path):
     for target in ("20", "100", "300"):  # a projection row per network and mode, or the reason there is none
         assert (f"score {target}: no fit" in p.stdout) != any(line.split()[:1] == [target] for line in lines)
     assert list(tmp_path.iterdir()) == []  # no run folder: nothing trained
+    # the projections are the study optimizer's: a plan of other flags says so and names the study's
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scale_runs import study_flags
+
+    assert f"these flags train with Adam beta1 0.9, beta2 0.99, lr 0.0005: these projections are for the study's " \
+           f"optimizer; train with {' '.join(study_flags())}" in p.stdout
+    same = subprocess.run([sys.executable, "train.py", "--plan", "768", *study_flags()], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert same.returncode == 0 and "study: " in same.stdout and "these flags train with" not in same.stdout
     bad = subprocess.run([sys.executable, "train.py", "--plan", "768", "-e", "Pong"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no runs of pong" in bad.stderr
