@@ -109,10 +109,14 @@ def verdict(row: dict, candidate: str) -> str:
     new = row.get(f"{candidate} s1 B_crit")
     old = [row.get(f"old {s} B_crit") for s in ("s1", "s2")]
     old = [v for v in old if isinstance(v, float)]
+    if isinstance(new, float) and not old:
+        return f"{new:,.0f}; the old seeds' pairs give no fit here (see their counts)"
     if not isinstance(new, float) or not old:
         return "no comparison (a fit is missing)"
     lo, hi = min(old), max(old)
     where = "inside" if lo <= new <= hi else ("above" if new > hi else "below")
+    if len(old) == 1:  # the other seed's pair has no fit at this target
+        return f"{new:,.0f} vs old {lo:,.0f} (one seed's fit): {'equal to' if new == lo else where} it"
     return f"{new:,.0f} vs old {lo:,.0f}-{hi:,.0f}: {where} the old seeds' range"
 
 

@@ -48,6 +48,11 @@ def test_verdict_reads_the_candidate_against_the_old_seeds_range():
     assert "above" in anchors.verdict({**row, "c s1 B_crit": 900.0}, "c")
     assert "below" in anchors.verdict({**row, "c s1 B_crit": 100.0}, "c")
     assert anchors.verdict({**row, "c s1 B_crit": "-"}, "c").startswith("no comparison")
+    assert anchors.verdict({**row, "old s2 B_crit": "-"}, "c") == "450 vs old 500 (one seed's fit): below it"
+    # a target the old seeds' batch 80 never reached: the candidate's fit stands alone, said as such
+    no_old = {"old s1 B_crit": "-", "old s2 B_crit": "no fit (ratio 50.6)", "c s1 B_crit": 830.8}
+    assert anchors.verdict(no_old, "c") == "831; the old seeds' pairs give no fit here (see their counts)"
+    assert anchors.verdict({**no_old, "c s1 B_crit": "-"}, "c").startswith("no comparison")
 
 
 def test_an_unknown_candidate_is_refused_in_one_line():
