@@ -754,9 +754,9 @@ def print_plan(cfg: Config) -> int:
         raise UserError(f"--plan {cfg.plan}: give the number of one-core ranks to plan for, e.g. --plan 768")
     plan = plan_batch(cfg.plan, cfg.batch_size, cfg.envs_per_rank, cfg.n_step, cfg.global_batch, cfg.lr_scaling)
     sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
-    from plan import STUDY_OPTIMIZER, report
+    from plan import report
 
-    return report(cfg.plan, cfg.env, plan, optimizer={k: getattr(cfg, k) for k in STUDY_OPTIMIZER})
+    return report(cfg.plan, cfg.env, plan, cfg=cfg)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,11 +153,12 @@ def floored_note(target: float, below: float, batch: int) -> str:
             f"{below:g} first")
 
 
-def defaults_optimizer() -> dict:
-    """The trainer's default optimizer settings, in STUDY_OPTIMIZER's keys."""
+def optimizer_settings(cfg=None) -> dict:
+    """A run's optimizer settings (a ba3c.config.Config; None = the trainer's defaults), in
+    STUDY_OPTIMIZER's keys."""
     from ba3c.config import Config
 
-    return {k: getattr(Config(), k) for k in STUDY_OPTIMIZER}
+    return {k: getattr(Config() if cfg is None else cfg, k) for k in STUDY_OPTIMIZER}
 
 
 def optimizer_note(optimizer: dict, whose: str) -> str | None:
@@ -170,9 +171,9 @@ def optimizer_note(optimizer: dict, whose: str) -> str | None:
             f"and 1,280)")
 
 
-def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS, optimizer: dict | None = None) -> int:
+def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS, cfg=None) -> int:
     """Print the plan and its projections; 2 (with one line on stderr) for a game without study runs.
-    `optimizer`: the run's settings in STUDY_OPTIMIZER's keys (train.py --plan); None = the defaults."""
+    `cfg`: the run's Config (train.py --plan), whose optimizer the note reads; None = the defaults."""
     runs = study_runs(game)
     if not runs:
         return no_runs(game)
@@ -181,9 +182,8 @@ def report(ranks: int, game: str, plan, targets: tuple[float, ...] = TARGETS, op
     print(f"study: {len(runs)} run(s) of {game} at global batches "
           f"{', '.join(f'{b:,}' for b in sorted({int(r['global_batch']) for r in runs}))}, "
           f"all trained with {describe_optimizer(STUDY_OPTIMIZER)}")
-    note = (optimizer_note(defaults_optimizer(), "the trainer's defaults are now") if optimizer is None
-            else optimizer_note(optimizer, "these flags train with"))
-    if note:
+    if note := optimizer_note(optimizer_settings(cfg),
+                              "the trainer's defaults are now" if cfg is None else "these flags train with"):
         print(note)
     rows, caveats = [], []
     found = list(fitted_targets(runs, sorted(targets)))

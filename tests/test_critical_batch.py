@@ -118,13 +118,13 @@ def test_planner_reads_updates_per_batch_and_refuses_a_game_without_study_data()
     assert p.returncode != 0 and "the scale study has no runs of pong" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     # a plan says when the trainer's defaults are not the optimizer the study trained with
-    from plan import defaults_optimizer
+    from plan import optimizer_settings
 
     p = subprocess.run([sys.executable, "plan.py", "--np", "64"], cwd=ROOT / "benchmarks", capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stderr
-    assert ("the trainer's defaults are now" in p.stdout) == (defaults_optimizer() != STUDY_OPTIMIZER)
-    assert defaults_optimizer() == {"optimizer": "adam", "learning_rate": 5e-4, "beta1": 0.9, "beta2": 0.99}
+    assert ("the trainer's defaults are now" in p.stdout) == (optimizer_settings() != STUDY_OPTIMIZER)
+    assert optimizer_settings() == {"optimizer": "adam", "learning_rate": 5e-4, "beta1": 0.9, "beta2": 0.99}
 
 
 def test_no_fit_names_the_runs_that_trained_their_budget_without_reaching_the_target():
